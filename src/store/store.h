@@ -1,0 +1,275 @@
+/* store.h -- everything tether keeps: projects, API keys, managed OAuth apps, auth configs,
+ * sessions, connected accounts, Connect Links and the account event log.
+ * One interface, several backends (store_sqlite.c now, PostgreSQL later); nothing outside
+ * src/store/ sees SQL. Callers include only this header.
+ *
+ * Threads: every call is safe from any thread. Reads run on a per-thread read connection; writes
+ * are handed to one writer thread that commits in batches and the call returns once its batch is
+ * durable (WAL, synchronous=NORMAL), so a read right after a write sees it.
+ *
+ * Results: 0 on success, STORE_NOTFOUND when the row (in that project) does not exist or a
+ * compare-and-set found another state, STORE_CONFLICT on a uniqueness clash, STORE_ERR on a
+ * database failure (logged by the store). Output structs are written only on success and own their
+ * heap fields: release them with the matching *_clear function (safe on zeroed structs).
+ * Secrets arrive already sealed by the vault (the *_enc blobs) or as keyed hashes. */
+#ifndef TETHER_STORE_H
+#define TETHER_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_NOTFOUND (-2)
+#define STORE_CONFLICT (-3)
+#define STORE_ERR (-1)
+
+#define STORE_ID 64    /* ids and short names: "ca_1a2b3c4d5e6f", toolkit slugs, statuses */
+#define STORE_HASH 32  /* keyed hashes from the vault */
+
+struct store;
+
+/* Opens the backend named by url: NULL or "sqlite:<dir>" or a directory path → SQLite file
+ * <dir>/tether.db; "postgres://..." → PostgreSQL (when built in). Runs pending migrations.
+ * 0 and *out, or -1 with a sentence in err. */
+int store_open(const char *url, struct store **out, char *err, size_t errlen);
+void store_close(struct store *s);
+const char *store_backend(const struct store *s); /* "sqlite" / "postgres" */
+
+/* ---- projects and API keys ---------------------------------------------------------------- */
+
+struct st_project {
+    char id[STORE_ID];
+    char name[128];
+    char *settings; /* JSON object text: {"callback_origins":[...], "branding":{...}} */
+    int64_t created_at;
+};
+void st_project_clear(struct st_project *p);
+
+int store_project_create(struct store *s, const char *id, const char *name);
+int store_project_get(struct store *s, const char *id, struct st_project *out);
+int store_project_first(struct store *s, struct st_project *out); /* oldest project */
+/* Calls fn for each project, oldest first. */
+int store_project_each(struct store *s, void (*fn)(void *arg, const struct st_project *p), void *arg);
+int store_project_set_settings(struct store *s, const char *id, const char *settings_json);
+
+struct st_api_key {
+    char id[STORE_ID];
+    char project_id[STORE_ID];
+    char hint[16];        /* first characters of the key, for listing ("tk_live_Ab12") */
+    int64_t created_at;
+    int64_t revoked_at;   /* 0 while valid */
+};
+
+int store_key_create(struct store *s, const char *id, const char *project_id,
+                     const unsigned char hash[STORE_HASH], const char *hint);
+/* The valid (not revoked) key with this hash; out->project_id tells the tenant. */
+int store_key_lookup(struct store *s, const unsigned char hash[STORE_HASH], struct st_api_key *out);
+int store_key_each(struct store *s, const char *project_id,
+                   void (*fn)(void *arg, const struct st_api_key *k), void *arg);
+int store_key_revoke(struct store *s, const char *project_id, const char *id);
+
+/* ---- managed OAuth apps (operator level, one per toolkit) ----------------------------------- */
+
+struct st_managed_app {
+    char toolkit[STORE_ID];
+    char *client_id;
+    unsigned char *secret_enc; /* sealed client secret, context "app|<toolkit>" */
+    size_t secret_len;
+    char *scopes;              /* JSON array text or NULL (catalogue defaults) */
+};
+void st_managed_app_clear(struct st_managed_app *a);
+int store_managed_app_set(struct store *s, const struct st_managed_app *a); /* upsert */
+int store_managed_app_get(struct store *s, const char *toolkit, struct st_managed_app *out);
+
+/* ---- auth configs ----------------------------------------------------------------------------- */
+
+struct st_auth_config {
+    char id[STORE_ID];
+    char project_id[STORE_ID];
+    char toolkit[STORE_ID];
+    char auth_scheme[24];      /* "OAUTH2", "API_KEY", ... */
+    char name[128];
+    int is_managed;            /* 1: uses the operator's app (or needs none) */
+    int disabled;
+    char *client_id;           /* custom OAuth2 only, else NULL */
+    unsigned char *secret_enc; /* sealed, context "ac|<id>"; NULL when none */
+    size_t secret_len;
+    char *scopes;              /* JSON array text or NULL (catalogue defaults) */
+    char *extra;               /* JSON object text: other fields the app sent; never NULL on read */
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t connections;       /* filled by get/list: accounts using it */
+};
+void st_auth_config_clear(struct st_auth_config *c);
+
+int store_auth_config_create(struct store *s, const struct st_auth_config *c);
+int store_auth_config_get(struct store *s, const char *project_id, const char *id,
+                          struct st_auth_config *out);
+/* The newest enabled config of the project for the toolkit; managed: -1 any, 0 custom, 1 managed. */
+int store_auth_config_newest(struct store *s, const char *project_id, const char *toolkit,
+                             int managed, struct st_auth_config *out);
+struct st_auth_config_query {
+    const char *project_id;
+    const char *toolkit;       /* NULL: all */
+    int managed;               /* -1 any, 0, 1 */
+    int show_disabled;
+    const char *search;        /* substring of name or toolkit, NULL: none */
+    const char *cursor;        /* from a previous page, NULL: first page */
+    int limit;                 /* 1..1000 */
+};
+struct st_auth_config_page {
+    struct st_auth_config *items;
+    size_t n;
+    char next_cursor[STORE_ID]; /* "" when there is no next page */
+    int64_t total;
+};
+void st_auth_config_page_clear(struct st_auth_config_page *p);
+int store_auth_config_list(struct store *s, const struct st_auth_config_query *q,
+                           struct st_auth_config_page *out);
+int store_auth_config_set_disabled(struct store *s, const char *project_id, const char *id,
+                                   int disabled);
+int store_auth_config_delete(struct store *s, const char *project_id, const char *id);
+
+/* ---- sessions --------------------------------------------------------------------------------- */
+
+struct st_session {
+    char id[STORE_ID];
+    char project_id[STORE_ID];
+    char *user_id;
+    char *config;       /* JSON object text, the normalised session config */
+    int64_t version;    /* config_version, starts at 1, +1 per update */
+    int64_t created_at;
+    int64_t updated_at;
+};
+void st_session_clear(struct st_session *x);
+
+int store_session_create(struct store *s, const struct st_session *x);
+int store_session_get(struct store *s, const char *project_id, const char *id,
+                      struct st_session *out);
+/* Replaces the config and bumps the version; out (may be NULL) receives the new row. */
+int store_session_update(struct store *s, const char *project_id, const char *id,
+                         const char *config_json, struct st_session *out);
+int store_session_delete(struct store *s, const char *project_id, const char *id);
+
+/* ---- connected accounts ----------------------------------------------------------------------- */
+
+struct st_account {
+    char id[STORE_ID];
+    char project_id[STORE_ID];
+    char *user_id;
+    char toolkit[STORE_ID];
+    char auth_config_id[STORE_ID];
+    char status[16];           /* INITIALIZING INITIATED ACTIVE FAILED EXPIRED INACTIVE REVOKED */
+    char *status_reason;       /* NULL when none */
+    int is_disabled;
+    char *alias;               /* NULL when none */
+    char word_id[STORE_ID];
+    unsigned char *creds_enc;  /* sealed credentials JSON, context "ca|<id>"; NULL until ACTIVE */
+    size_t creds_len;
+    char *data;                /* JSON object text, non-secret: scopes, identity, token expiry;
+                                  never NULL on read */
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t connected_at;      /* when it last became ACTIVE, 0 before */
+    int64_t expires_at;        /* access token expiry (ms), 0 when unknown or none */
+};
+void st_account_clear(struct st_account *a);
+
+struct st_link {
+    unsigned char token_hash[STORE_HASH];
+    char account_id[STORE_ID];
+    char project_id[STORE_ID];
+    char session_id[STORE_ID];     /* "" when created outside a session */
+    char *callback_url;            /* NULL: show tether's own success page */
+    int has_state;
+    unsigned char state_hash[STORE_HASH];
+    unsigned char *verifier_enc;   /* sealed PKCE verifier, context "pkce|<account id>" */
+    size_t verifier_len;
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t used_at;               /* 0 while unused */
+};
+void st_link_clear(struct st_link *l);
+
+/* Creates the account (status INITIATED) and its link in one transaction, and logs the event. */
+int store_account_create_linked(struct store *s, const struct st_account *a,
+                                const struct st_link *l);
+int store_account_get(struct store *s, const char *project_id, const char *id,
+                      struct st_account *out);
+/* By id alone, for the callback and background work that have no project yet. */
+int store_account_get_any(struct store *s, const char *id, struct st_account *out);
+
+struct st_account_query {
+    const char *project_id;
+    const char *const *user_ids;        /* NULL-terminated lists; NULL: no filter */
+    const char *const *toolkits;
+    const char *const *auth_config_ids;
+    const char *const *statuses;
+    int order_asc;                      /* 0: newest first (default), 1: oldest first */
+    const char *cursor;
+    int limit;                          /* 1..1000 */
+};
+struct st_account_page {
+    struct st_account *items;
+    size_t n;
+    char next_cursor[STORE_ID];
+    int64_t total;
+};
+void st_account_page_clear(struct st_account_page *p);
+int store_account_list(struct store *s, const struct st_account_query *q,
+                       struct st_account_page *out);
+/* The user's ACTIVE, enabled accounts, most recently connected first (up to 1000). */
+int store_account_active_for_user(struct store *s, const char *project_id, const char *user_id,
+                                  struct st_account_page *out);
+
+/* Compare-and-set of the status: only when the current status is one of from (NULL-terminated).
+ * reason may be NULL. Logs the event in the same transaction. STORE_NOTFOUND when the row is gone
+ * or its status was not in from. */
+int store_account_transition(struct store *s, const char *id, const char *const *from,
+                             const char *to, const char *reason);
+/* INITIATED/INITIALIZING -> ACTIVE with sealed credentials and data, one transaction with the
+ * event. STORE_NOTFOUND when the account was no longer pending. */
+int store_account_activate(struct store *s, const char *id, const unsigned char *creds_enc,
+                           size_t creds_len, const char *data_json, int64_t expires_at);
+int store_account_set_disabled(struct store *s, const char *project_id, const char *id,
+                               int disabled);
+int store_account_delete(struct store *s, const char *project_id, const char *id);
+/* INITIATED/INITIALIZING accounts whose link expired before now_ms become EXPIRED (reason
+ * "link expired"). Their ids are appended to *ids (malloc'd array of STORE_ID strings, *n count;
+ * free(*ids)). */
+int store_account_expire_due(struct store *s, int64_t now_ms, char (**ids)[STORE_ID], size_t *n);
+/* Counts of accounts by status over all projects, for /metrics: fn(status, count). */
+int store_account_count_by_status(struct store *s,
+                                  void (*fn)(void *arg, const char *status, int64_t n), void *arg);
+
+/* ---- Connect Links ---------------------------------------------------------------------------- */
+
+int store_link_get(struct store *s, const unsigned char token_hash[STORE_HASH], struct st_link *out);
+/* Records a fresh OAuth state (hash) and sealed verifier on an unused link, replacing any earlier
+ * pair. STORE_NOTFOUND when the link is gone or used. */
+int store_link_set_state(struct store *s, const unsigned char token_hash[STORE_HASH],
+                         const unsigned char state_hash[STORE_HASH],
+                         const unsigned char *verifier_enc, size_t verifier_len);
+/* Finds the link by state hash and marks it used in the same transaction. 0 and *out (used_at is
+ * the time before this call, so 0 means this call consumed it), STORE_NOTFOUND for an unknown
+ * state. A second call with the same state returns the link with used_at != 0. */
+int store_link_consume_state(struct store *s, const unsigned char state_hash[STORE_HASH],
+                             struct st_link *out);
+/* Marks a link used (key-based flows). STORE_NOTFOUND when it was already used. */
+int store_link_mark_used(struct store *s, const unsigned char token_hash[STORE_HASH]);
+
+/* ---- account events ----------------------------------------------------------------------- */
+
+struct st_event {
+    int64_t seq;
+    char account_id[STORE_ID];
+    char project_id[STORE_ID];
+    char type[32];       /* "account.initiated", "account.active", "account.failed", ... */
+    char status[16];
+    char *reason;
+    int64_t at;
+};
+void st_event_clear(struct st_event *e);
+/* Events of one account, oldest first (up to limit). */
+int store_event_list(struct store *s, const char *project_id, const char *account_id, int limit,
+                     struct st_event **out, size_t *n);
+
+#endif
