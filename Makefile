@@ -15,7 +15,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu17 $(WARN) -fPIC -D_GNU_SOURCE -DTETHER_VERSION='"$(VERSION)"' \
-            -Isrc -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS)
+            -Isrc -Iinclude -I. -I$(BUILD)/gen $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -83,4 +83,28 @@ char *catalog_expand(const char *tmpl, const json_t *fields);
 /* A logo's bytes and content type, from extra_dir first, then the embedded files. 0 or -1. */
 int catalog_logo(const char *file, const char **data, size_t *len, const char **content_type);
 
+/* Added with the loader. */
+
+/* The toolkit's fixed request headers ({"Notion-Version":"2022-06-28"}): an object of strings,
+ * never NULL for a loaded toolkit (maybe empty). Sent on proxy, tool, userinfo and test
+ * requests. */
+const json_t *catalog_headers(const struct catalog_toolkit *t);
+
+/* Where field i of s gets its value: "user" (the Connect Link asks for it) or "token_response"
+ * (OAUTH2 only: copied from the token response member of the same name, e.g. Salesforce's
+ * instance_url; the Connect Link must not ask for it). */
+const char *catalog_field_source(const struct catalog_scheme *s, size_t i);
+
+/* A tool object by its slug across the whole catalogue (tool slugs are unique), and its toolkit
+ * in *toolkit (may be NULL). NULL when unknown. */
+const json_t *catalog_tool(const char *slug, const struct catalog_toolkit **toolkit);
+
+/* The value to put on a request for s: inject_format with {placeholders} filled from creds (an
+ * object of strings: "access_token" for OAUTH2, the scheme's field values otherwise) and, for
+ * BASIC, {basic} = base64(username ":" password) built from the scheme's basic_auth templates
+ * (default "{username}" and "{password}"). Values must be printable ASCII (no CR/LF), 1 to 8192
+ * bytes. A malloc'd string (a secret: wipe before free; for inject_in "query" the caller
+ * percent-encodes it), or NULL when a value is missing or unacceptable. */
+char *catalog_credential(const struct catalog_scheme *s, const json_t *creds);
+
 #endif

@@ -7,7 +7,7 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level min);
 /* kv is a printf format for the key=value part; values with spaces must be quoted by the caller
- * (use log_quote for untrusted text). */
+ * (use log_quote for untrusted text). Pass NULL for no key=value part ("" trips -Wformat). */
 void log_msg(enum log_level level, const char *msg, const char *kv, ...)
     __attribute__((format(printf, 3, 4)));
 /* Copies s into out as a safe log value: printable ASCII only, quotes and backslashes escaped,

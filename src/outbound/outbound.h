@@ -48,7 +48,9 @@ void outbound_req_free(struct outbound_req *r);
  * returns -1 (engine stopped or full), in which case it never runs. */
 int outbound_submit(struct outbound_req *r, outbound_cb cb, void *arg);
 /* Runs r (consumed) to completion on the calling thread, through the engine. For background work
- * and admin commands only, never on an HTTP thread. res->body must be freed by outbound_res_clear. */
+ * and admin commands only, never on an HTTP thread. res->body must be freed by outbound_res_clear.
+ * res is filled in every case; returns 0 when an HTTP response arrived (any status), -1 otherwise
+ * (transport error, timeout, engine stopped: res->status is 0 and res->error says why). */
 int outbound_perform(struct outbound_req *r, struct outbound_res *res);
 void outbound_res_clear(struct outbound_res *res);
 

@@ -35,4 +35,9 @@ int vault_equal(const unsigned char *a, const unsigned char *b, size_t n); /* co
 /* The id of the sealing key (for the rotation command and tests). */
 uint8_t vault_current_kid(const struct vault *v);
 
+/* Adds a new sealing key (id = newest + 1) to dir/master.key, replacing the file atomically. Values
+ * sealed before stay readable; vaults opened afterwards seal with the new key. 0 and *new_kid, or
+ * -1 with a sentence in err (no key file, unsafe mode, id 255 already used). */
+int vault_rotate(const char *dir, uint8_t *new_kid, char *err, size_t errlen);
+
 #endif

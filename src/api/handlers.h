@@ -1,0 +1,35 @@
+/* handlers.h -- every HTTP handler of the faces (api/, web/), for the route table. */
+#ifndef TETHER_API_HANDLERS_H
+#define TETHER_API_HANDLERS_H
+#include "http/http.h"
+
+/* api/sessions.c */
+void api_session_create(struct http_req *r);
+void api_session_get(struct http_req *r);
+void api_session_update(struct http_req *r);
+void api_session_delete(struct http_req *r);
+void api_session_link(struct http_req *r);
+void api_session_toolkits(struct http_req *r);
+/* api/accounts.c */
+void api_account_list(struct http_req *r);
+void api_account_get(struct http_req *r);
+void api_account_delete(struct http_req *r);
+void api_account_status(struct http_req *r);
+void api_account_link(struct http_req *r);
+/* api/auth_configs.c */
+void api_auth_config_create(struct http_req *r);
+void api_auth_config_list(struct http_req *r);
+void api_auth_config_get(struct http_req *r);
+/* api/toolkits.c */
+void api_toolkit_list(struct http_req *r);
+void api_toolkit_get(struct http_req *r);
+/* api/system.c */
+void api_healthz(struct http_req *r);
+void api_metrics(struct http_req *r);
+void api_logo(struct http_req *r);
+/* web/link.c */
+void web_link_page(struct http_req *r);
+void web_link_submit(struct http_req *r);
+void web_oauth_callback(struct http_req *r);
+
+#endif

@@ -1,0 +1,128 @@
+/* store_int.h -- the contract between store.c and the storage backends; internal to src/store/.
+ * store.c checks arguments, clamps limits, encodes and decodes page cursors, runs migrations and
+ * dispatches through a backend's const struct store_ops. A backend runs the queries: it receives
+ * arguments already checked, follows store.h's result codes, writes out-parameters only on
+ * success and logs its own database failures (never the values of SQL parameters). */
+#ifndef TETHER_STORE_INT_H
+#define TETHER_STORE_INT_H
+#include "store/store.h"
+
+#define STORE_OPS_VERSION 1
+#define STORE_LIST_MAX 100        /* entries in one filter list (user_ids, toolkits, ...) */
+#define STORE_FROM_MAX 8          /* statuses in a transition's from list */
+#define STORE_PAGE_MAX 1000       /* rows in one page */
+#define STORE_PAGE_DEFAULT 20     /* rows when the caller passes a limit <= 0 */
+#define STORE_TEXT_MAX (1 << 20)  /* bytes in one JSON text or sealed blob */
+#define STORE_EACH_MAX 10000      /* rows handed to one *_each callback loop */
+
+struct store_be; /* a backend's own state */
+
+/* The sort key of the last row of the previous page; set is 0 on the first page. */
+struct store_cursor {
+    int set;
+    int64_t created_at;
+    char id[STORE_ID];
+};
+
+/* One status and its count, for store_account_count_by_status. */
+struct store_count {
+    char status[16];
+    int64_t n;
+};
+
+/* One backend. Functions mirror store.h with struct store_be in place of struct store; the
+ * differences are noted. Lists come back as malloc'd arrays the caller releases with the matching
+ * *_clear on each element and free() on the array. */
+struct store_ops {
+    int version; /* STORE_OPS_VERSION */
+    const char *name;
+    const char *const *migrations; /* NULL-terminated; [i] brings the schema to version i + 1 */
+
+    /* target: the backend-specific part of the url (a directory for SQLite). */
+    int (*open)(const char *target, struct store_be **out, char *err, size_t errlen);
+    void (*close)(struct store_be *b);
+    /* The highest applied migration, 0 for a new database (creates the version table). */
+    int (*schema_version)(struct store_be *b, int64_t *out);
+    /* Runs sql and records version, in one transaction. */
+    int (*migrate)(struct store_be *b, int64_t version, const char *sql);
+
+    int (*project_create)(struct store_be *b, const char *id, const char *name);
+    int (*project_get)(struct store_be *b, const char *id, struct st_project *out);
+    int (*project_first)(struct store_be *b, struct st_project *out);
+    /* Oldest first, at most STORE_EACH_MAX. */
+    int (*project_all)(struct store_be *b, struct st_project **items, size_t *n);
+    int (*project_set_settings)(struct store_be *b, const char *id, const char *settings_json);
+
+    int (*key_create)(struct store_be *b, const char *id, const char *project_id,
+                      const unsigned char hash[STORE_HASH], const char *hint);
+    int (*key_lookup)(struct store_be *b, const unsigned char hash[STORE_HASH],
+                      struct st_api_key *out);
+    int (*key_all)(struct store_be *b, const char *project_id, struct st_api_key **items,
+                   size_t *n);
+    int (*key_revoke)(struct store_be *b, const char *project_id, const char *id);
+
+    int (*managed_app_set)(struct store_be *b, const struct st_managed_app *a);
+    int (*managed_app_get)(struct store_be *b, const char *toolkit, struct st_managed_app *out);
+
+    int (*auth_config_create)(struct store_be *b, const struct st_auth_config *c);
+    int (*auth_config_get)(struct store_be *b, const char *project_id, const char *id,
+                           struct st_auth_config *out);
+    int (*auth_config_newest)(struct store_be *b, const char *project_id, const char *toolkit,
+                              int managed, struct st_auth_config *out);
+    /* Fills items, n and total; *more is 1 when rows follow the last one. next_cursor is left to
+     * store.c. limit is already clamped. */
+    int (*auth_config_list)(struct store_be *b, const struct st_auth_config_query *q,
+                            const struct store_cursor *cur, int limit,
+                            struct st_auth_config_page *out, int *more);
+    int (*auth_config_set_disabled)(struct store_be *b, const char *project_id, const char *id,
+                                    int disabled);
+    int (*auth_config_delete)(struct store_be *b, const char *project_id, const char *id);
+
+    int (*session_create)(struct store_be *b, const struct st_session *x);
+    int (*session_get)(struct store_be *b, const char *project_id, const char *id,
+                       struct st_session *out);
+    int (*session_update)(struct store_be *b, const char *project_id, const char *id,
+                          const char *config_json, struct st_session *out);
+    int (*session_delete)(struct store_be *b, const char *project_id, const char *id);
+
+    int (*account_create_linked)(struct store_be *b, const struct st_account *a,
+                                 const struct st_link *l);
+    int (*account_get)(struct store_be *b, const char *project_id, const char *id,
+                       struct st_account *out);
+    int (*account_get_any)(struct store_be *b, const char *id, struct st_account *out);
+    /* As auth_config_list; the query's lists hold at most STORE_LIST_MAX entries each. */
+    int (*account_list)(struct store_be *b, const struct st_account_query *q,
+                        const struct store_cursor *cur, int limit, struct st_account_page *out,
+                        int *more);
+    int (*account_active_for_user)(struct store_be *b, const char *project_id,
+                                   const char *user_id, struct st_account_page *out);
+    /* from holds 1..STORE_FROM_MAX statuses. */
+    int (*account_transition)(struct store_be *b, const char *id, const char *const *from,
+                              const char *to, const char *reason);
+    int (*account_activate)(struct store_be *b, const char *id, const unsigned char *creds_enc,
+                            size_t creds_len, const char *data_json, int64_t expires_at);
+    int (*account_set_disabled)(struct store_be *b, const char *project_id, const char *id,
+                                int disabled);
+    int (*account_delete)(struct store_be *b, const char *project_id, const char *id);
+    int (*account_expire_due)(struct store_be *b, int64_t now_ms, char (**ids)[STORE_ID],
+                              size_t *n);
+    int (*account_counts)(struct store_be *b, struct store_count **items, size_t *n);
+
+    int (*link_get)(struct store_be *b, const unsigned char token_hash[STORE_HASH],
+                    struct st_link *out);
+    int (*link_set_state)(struct store_be *b, const unsigned char token_hash[STORE_HASH],
+                          const unsigned char state_hash[STORE_HASH],
+                          const unsigned char *verifier_enc, size_t verifier_len);
+    int (*link_consume_state)(struct store_be *b, const unsigned char state_hash[STORE_HASH],
+                              struct st_link *out);
+    int (*link_mark_used)(struct store_be *b, const unsigned char token_hash[STORE_HASH]);
+
+    /* limit is already clamped to 1..STORE_PAGE_MAX. */
+    int (*event_list)(struct store_be *b, const char *project_id, const char *account_id,
+                      int limit, struct st_event **out, size_t *n);
+};
+
+extern const struct store_ops store__sqlite;
+extern const char *const store__sqlite_migrations[]; /* migrations_sqlite.c */
+
+#endif
