@@ -176,6 +176,12 @@ serve(int argc, char **argv)
         fprintf(stderr, "tether: %s\n", err[0] ? err : "cannot start");
         return 1;
     }
+    if (cf.public_url == NULL) { /* port 0: advertise the port actually bound */
+        char host[128];
+        snprintf(host, sizeof host, "%.*s", (int)(strrchr(cf.listen, ':') - cf.listen), cf.listen);
+        snprintf(c.public_url, sizeof c.public_url, "http://%s:%u", host, http_port());
+        core_init(&c);
+    }
     log_info("started", "listen=%s public_url=%s store=%s startup_ms=%.1f", cf.listen,
              c.public_url, store_backend(c.store), (double)(time_mono_us() - t0) / 1000.0);
     if (key[0] != '\0')

@@ -8,7 +8,7 @@
 #include "outbound/outbound.h"
 
 /* Fills the scheme's inject_format from secrets (an object of strings: access_token, api_key,
- * username, password, ...; "{basic}" is base64(username:password)) and adds it to r, plus the
+ * the scheme's fields; see catalog_credential) and adds it to r, plus the
  * toolkit's fixed headers. -1 with e when a value is missing or holds CR/LF. */
 int inject_credential(const struct catalog_toolkit *t, const struct catalog_scheme *s,
                       const json_t *secrets, struct outbound_req *r, struct err *e);

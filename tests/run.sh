@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# tests/run.sh [unit|fuzz|integration|node]... -- runs the test suites against $BUILD (default build)
+# and prints one closing line "N passed, N failed, N skipped". Under SANITIZE the server binary is
+# instrumented; any sanitizer report written by any process fails the run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export TETHER_BIN=$PWD/$BUILD/tether
+export ARTIFACTS_DIR=${ARTIFACTS_DIR:-$PWD/$BUILD/artifacts}
+mkdir -p "$ARTIFACTS_DIR"
+suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(unit fuzz integration node)
+passed=0 failed=0 skipped=0
+failures=()
+
+san_dir=$(mktemp -d)
+trap 'rm -rf "$san_dir"' EXIT
+if [ -n "${SANITIZE:-}" ]; then
+  export ASAN_OPTIONS="log_path=$san_dir/asan:detect_leaks=1:abort_on_error=0"
+  export UBSAN_OPTIONS="log_path=$san_dir/ubsan:print_stacktrace=1"
+  export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp"
+fi
+
+# Reads "N passed, N failed[, N skipped]" (plain harness) or node's TAP summary from a log.
+count() {
+  local log=$1 name=$2 rc=$3 p f s
+  if line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1) && [ -n "$line" ]; then
+    p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line"); f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+    s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+  elif grep -qE '^# pass [0-9]+' "$log"; then
+    p=$(grep -E '^# pass ' "$log" | tail -1 | awk '{print $3}')
+    f=$(grep -E '^# fail ' "$log" | tail -1 | awk '{print $3}')
+    s=$(( $(grep -E '^# skipped ' "$log" | tail -1 | awk '{print $3}') + 0 ))
+  else
+    p=0; f=1; s=0
+  fi
+  [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  [ "$f" -gt 0 ] && failures+=("$name")
+  printf '  %-40s %s passed, %s failed, %s skipped\n' "$name" "$p" "$f" "$s"
+}
+
+run_one() { # name, command...
+  local name=$1; shift
+  local log; log=$(mktemp)
+  "$@" >"$log" 2>&1; local rc=$?
+  count "$log" "$name" "$rc"
+  if [ "$rc" -ne 0 ] || grep -qE '^(FAIL|not ok)' "$log"; then
+    echo "---- $name output (tail) ----"; tail -60 "$log"; echo "----"
+  fi
+  rm -f "$log"
+}
+
+for suite in "${suites[@]}"; do
+  case "$suite" in
+  unit)
+    echo "== unit"
+    for t in "$BUILD"/tests/test_*; do [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"; done ;;
+  fuzz)
+    echo "== fuzz corpus replay"
+    if [ -n "${SANITIZE:-}" ]; then echo "  (replayed in the plain pass; drivers carry their own sanitizers)"
+    elif command -v clang-14 >/dev/null && [ -x fuzz/replay.sh ]; then run_one "fuzz/replay" fuzz/replay.sh "$BUILD/fuzz"
+    else echo "  fuzz: clang-14 missing"; skipped=$((skipped + 1)); fi ;;
+  integration)
+    echo "== integration"
+    for t in tests/integration/*.sh; do [ -f "$t" ] && run_one "integration/$(basename "$t" .sh)" bash "$t"; done ;;
+  node)
+    echo "== node (official SDKs, oidc-provider, browser)"
+    if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
+      (cd tests/node && npm ci --no-audit --no-fund --loglevel=error) || { failed=$((failed + 1)); failures+=("npm ci"); continue; }
+      touch tests/node/node_modules
+    fi
+    for t in tests/node/*.test.mjs; do
+      [ -f "$t" ] && run_one "node/$(basename "$t" .test.mjs)" \
+        node --test --test-reporter=tap --test-timeout=180000 "$t"
+    done ;;
+  *) echo "unknown suite $suite"; exit 2 ;;
+  esac
+done
+
+if [ -n "$(ls -A "$san_dir" 2>/dev/null)" ]; then
+  echo "== sanitizer reports"; for f in "$san_dir"/*; do echo "-- $f"; head -40 "$f"; done
+  failed=$((failed + 1)); failures+=("sanitizer")
+fi
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
