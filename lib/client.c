@@ -68,6 +68,7 @@ make_share(tether_client *c)
 {
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->locks[i], NULL);
+    pthread_mutex_init(&c->pool_mu, NULL);
     c->share = curl_share_init();
     if (c->share == NULL)
         return -1;
@@ -76,7 +77,6 @@ make_share(tether_client *c)
     sc |= curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
     sc |= curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
     sc |= curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    sc |= curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     sc |= curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     return sc == CURLSHE_OK ? 0 : -1;
 }
@@ -146,10 +146,13 @@ tether_client_free(tether_client *c)
 {
     if (c == NULL)
         return;
+    for (int i = 0; i < c->npool; i++)
+        curl_easy_cleanup(c->pool[i]);
     if (c->share != NULL)
         curl_share_cleanup(c->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&c->locks[i]);
+    pthread_mutex_destroy(&c->pool_mu);
     if (c->api_key != NULL) {
         explicit_bzero(c->api_key, strlen(c->api_key));
         free(c->api_key);

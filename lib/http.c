@@ -1,6 +1,7 @@
-/* http.c -- the library's one way to talk to the server: a JSON request over a fresh curl easy
- * handle that shares connections and DNS through the client's CURLSH, an answer capped at
- * TETHER__MAX_BODY, and every failure turned into a TETHER_E* code with the thread's detail. */
+/* http.c -- the library's one way to talk to the server: a JSON request over a curl easy handle
+ * taken from the client's pool (keeping its connections open for the next call; DNS and TLS
+ * sessions shared through the client's CURLSH), an answer capped at TETHER__MAX_BODY, and every
+ * failure turned into a TETHER_E* code with the thread's detail. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,36 @@ perform(CURL *h, const tether_client *c, const char *method, const char *path, s
     return rc;
 }
 
+/* An easy handle for one request: an idle one from the pool (with its open connections), or a
+ * new one. NULL when memory ran out. */
+static CURL *
+handle_get(tether_client *c)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&c->pool_mu);
+    if (c->npool > 0)
+        h = c->pool[--c->npool];
+    pthread_mutex_unlock(&c->pool_mu);
+    return h ? h : curl_easy_init();
+}
+
+/* Returns h to the pool, or cleans it up when the pool is full. Accepts NULL. */
+static void
+handle_put(tether_client *c, CURL *h)
+{
+    if (h == NULL)
+        return;
+    curl_easy_reset(h);
+    pthread_mutex_lock(&c->pool_mu);
+    if (c->npool < TETHER__POOL) {
+        c->pool[c->npool++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&c->pool_mu);
+    if (h != NULL)
+        curl_easy_cleanup(h);
+}
+
 int
 tether__request(tether_client *c, const char *method, const char *path, const char *query,
                 json_t *body, long extra_timeout_ms, json_t **out)
@@ -149,7 +180,7 @@ tether__request(tether_client *c, const char *method, const char *path, const ch
         return rc;
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     struct curl_slist *hdrs = make_headers(c, body != NULL);
-    CURL *h = curl_easy_init();
+    CURL *h = handle_get(c);
     struct reply r = {.too_big = 0};
     tether__str_init(&r.body, TETHER__MAX_BODY);
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -162,7 +193,7 @@ tether__request(tether_client *c, const char *method, const char *path, const ch
     else
         rc = perform(h, c, method, path, &r, errbuf, timeout_ms, out);
 
-    curl_easy_cleanup(h);
+    handle_put(c, h);
     curl_slist_free_all(hdrs);
     free(payload);
     tether__str_free(&r.body);

@@ -16,8 +16,12 @@
 #define TETHER__MAX_BODY (8u << 20)  /* largest answer read from the server */
 #define TETHER__API_PREFIX "/api/v3.1"
 
-/* The client: immutable after tether_client_new() apart from curl's share object, which locks
- * itself through the mutexes below. */
+#define TETHER__POOL 8 /* idle easy handles kept for their open connections */
+
+/* The client: immutable after tether_client_new() apart from curl's share object (DNS and TLS
+ * sessions; it locks itself through locks[]) and the pool of idle easy handles (under pool_mu).
+ * Connections are reused through the pooled handles, never shared between threads: curl's
+ * shared connection cache is not safe across threads. */
 struct tether_client {
     char *base_url; /* no trailing slash */
     char *api_key;
@@ -26,6 +30,9 @@ struct tether_client {
     long request_timeout_ms;
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    pthread_mutex_t pool_mu;
+    CURL *pool[TETHER__POOL];
+    int npool;
 };
 
 /* ---- error detail (error.c) ----

@@ -129,7 +129,7 @@ api_account_list(struct http_req *r)
     json_t *items = json_array();
     list_items(r, &page, items);
     http_reply_json(r, 200,
-                    json_pack("{so ss* sI sI}", "items", items, "next_cursor",
+                    json_pack("{so ss? sI sI}", "items", items, "next_cursor",
                               page.next_cursor[0] ? page.next_cursor : NULL, "total_pages",
                               (json_int_t)((page.total + limit - 1) / limit), "total_items",
                               (json_int_t)page.total));

@@ -131,7 +131,7 @@ api_account_json(struct core *c, const struct st_account *a, const struct st_aut
 {
     json_t *data = json_or_empty(a->data);
     return json_pack(
-        "{ss ss ss* sb so so s{ss} s{ss ss sb sb} ss ss* ss* so s{} s{ss}}", "id", a->id, "status",
+        "{ss ss ss? sb so so s{ss} s{ss ss sb sb} ss ss? ss? so s{} s{ss}}", "id", a->id, "status",
         a->status, "status_reason", a->status_reason, "is_disabled", a->is_disabled, "created_at",
         api_time(a->created_at), "updated_at", api_time(a->updated_at), "toolkit", "slug",
         a->toolkit, "auth_config", "id", a->auth_config_id, "auth_scheme",

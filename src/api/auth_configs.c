@@ -64,7 +64,7 @@ api_auth_config_list(struct http_req *r)
     for (size_t i = 0; i < page.n; i++)
         json_array_append_new(items, api_auth_config_json(&page.items[i]));
     http_reply_json(r, 200,
-                    json_pack("{so ss* sI sI}", "items", items, "next_cursor",
+                    json_pack("{so ss? sI sI}", "items", items, "next_cursor",
                               page.next_cursor[0] ? page.next_cursor : NULL, "total_pages",
                               (json_int_t)((page.total + limit - 1) / limit), "total_items",
                               (json_int_t)page.total));

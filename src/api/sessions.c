@@ -161,7 +161,7 @@ toolkit_page_json(struct core *c, const struct toolkit_page *p, long limit, long
         json_array_append_new(items, toolkit_item(c, &p->rows[i]));
     char next[24];
     snprintf(next, sizeof next, "%ld", p->next_offset);
-    return json_pack("{so ss* sI sI sI}", "items", items, "next_cursor",
+    return json_pack("{so ss? sI sI sI}", "items", items, "next_cursor",
                      p->next_offset >= 0 ? next : NULL, "total_pages",
                      (json_int_t)((p->total + limit - 1) / limit), "current_page",
                      (json_int_t)(offset / limit + 1), "total_items", (json_int_t)p->total);

@@ -36,7 +36,7 @@ toolkit_json(struct core *c, const struct catalog_toolkit *t, int full)
                                                  s->type_name, "fields", fields_json(s)));
     }
     for (const char *const *p = t->categories; p && *p; p++)
-        json_array_append_new(cats, json_pack("{ssss}", "id", *p, "name", *p));
+        json_array_append_new(cats, json_pack("{ssssss}", "id", *p, "slug", *p, "name", *p));
     json_t *o = json_pack("{ss ss s{ss ss so sI} sb sb so}", "slug", t->slug, "name", t->name,
                           "meta", "description", t->description ? t->description : "", "logo",
                           logo, "categories", cats, "tools_count",
@@ -77,7 +77,7 @@ api_toolkit_list(struct http_req *r)
     char next[24];
     snprintf(next, sizeof next, "%ld", offset + limit);
     http_reply_json(r, 200,
-                    json_pack("{so ss* sI sI}", "items", items, "next_cursor",
+                    json_pack("{so ss? sI sI}", "items", items, "next_cursor",
                               offset + limit < total ? next : NULL, "total_pages",
                               (json_int_t)((total + limit - 1) / limit), "total_items",
                               (json_int_t)total));

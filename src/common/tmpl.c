@@ -5,6 +5,7 @@
 #include "common/tmpl.h"
 #include "common/buf.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +40,24 @@ struct render {
     size_t errlen;
 };
 
-static int
-fail(char *err, size_t errlen, const char *fmt, const char *name, size_t len)
+/* Writes a sentence into err (if given); returns -1. */
+static int __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (err != NULL && errlen > 0)
-        snprintf(err, errlen, fmt, (int)(len > 64 ? 64 : len), name ? name : "");
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
     return -1;
+}
+
+/* How much of a tag name to quote in an error. */
+static int
+shown(size_t len)
+{
+    return len > 64 ? 64 : (int)len;
 }
 
 /* ---- escaping ---- */
@@ -151,9 +164,9 @@ parse_tag(const char *in, size_t len, int raw, struct toks *t, char *err, size_t
             in++, len--;
     }
     if (!name_ok(in, len))
-        return fail(err, errlen, "bad tag name '%.*s'", in, len);
+        return fail(err, errlen, "bad tag name '%.*s'", shown(len), in);
     if (push_tok(t, kind, in, len) != 0)
-        return fail(err, errlen, "out of memory%.*s", "", 0);
+        return fail(err, errlen, "out of memory");
     return 0;
 }
 
@@ -164,18 +177,19 @@ match_close(struct toks *t, size_t *open, int *depth, char *err, size_t errlen)
     struct tok *c = &t->v[t->n - 1];
     if (c->kind == T_SECTION || c->kind == T_INVERTED) {
         if (*depth == TMPL_MAX_DEPTH)
-            return fail(err, errlen, "sections nested deeper than 16 at '%.*s'", c->s, c->len);
+            return fail(err, errlen, "sections nested deeper than 16 at '%.*s'", shown(c->len),
+                        c->s);
         open[(*depth)++] = t->n - 1;
         return 0;
     }
     if (c->kind != T_CLOSE)
         return 0;
     if (*depth == 0)
-        return fail(err, errlen, "closing tag '%.*s' has no open section", c->s, c->len);
+        return fail(err, errlen, "closing tag '%.*s' has no open section", shown(c->len), c->s);
     struct tok *o = &t->v[open[*depth - 1]];
     if (o->len != c->len || memcmp(o->s, c->s, c->len) != 0)
-        return fail(err, errlen, "closing tag '%.*s' does not match the open section", c->s,
-                    c->len);
+        return fail(err, errlen, "closing tag '%.*s' does not match the open section",
+                    shown(c->len), c->s);
     o->end = t->n - 1;
     (*depth)--;
     return 0;
@@ -190,14 +204,14 @@ tokenize(const char *p, struct toks *t, char *err, size_t errlen)
         const char *tag = strstr(p, "{{");
         size_t text = tag ? (size_t)(tag - p) : strlen(p);
         if (text > 0 && push_tok(t, T_TEXT, p, text) != 0)
-            return fail(err, errlen, "out of memory%.*s", "", 0);
+            return fail(err, errlen, "out of memory");
         if (tag == NULL)
             break;
         int raw = tag[2] == '{';
         const char *in = tag + (raw ? 3 : 2);
         const char *close = strstr(in, raw ? "}}}" : "}}");
         if (close == NULL)
-            return fail(err, errlen, "unterminated tag '%.*s'", tag, strlen(tag));
+            return fail(err, errlen, "unterminated tag '%.*s'", shown(strlen(tag)), tag);
         if (parse_tag(in, (size_t)(close - in), raw, t, err, errlen) != 0 ||
             match_close(t, open, &depth, err, errlen) != 0)
             return -1;
@@ -205,7 +219,7 @@ tokenize(const char *p, struct toks *t, char *err, size_t errlen)
     }
     if (depth > 0) {
         const struct tok *o = &t->v[open[depth - 1]];
-        return fail(err, errlen, "section '%.*s' is never closed", o->s, o->len);
+        return fail(err, errlen, "section '%.*s' is never closed", shown(o->len), o->s);
     }
     return 0;
 }
@@ -250,7 +264,7 @@ truthy(const json_t *v)
 static int
 out_fail(struct render *r, const char *what)
 {
-    return fail(r->err, r->errlen, "%.*s", what, strlen(what));
+    return fail(r->err, r->errlen, "%s", what);
 }
 
 /* Writes a scalar value: strings as they are, numbers in decimal, booleans as words. */
@@ -340,7 +354,7 @@ char *
 tmpl_render(const char *tmpl, const json_t *ctx, char *err, size_t errlen)
 {
     if (tmpl == NULL) {
-        fail(err, errlen, "no template%.*s", "", 0);
+        fail(err, errlen, "no template");
         return NULL;
     }
     struct toks t = {NULL, 0, 0};
