@@ -49,6 +49,20 @@ write_job(void *arg)
     return NULL;
 }
 
+/* One UPDATE of one row per call: the store's floor cost per write. */
+static void *
+update_job(void *arg)
+{
+    struct job *j = arg;
+    for (int i = 0; i < j->n; i++) {
+        char id[STORE_ID];
+        account_id(id, j->t, i % j->written);
+        if (store_account_set_disabled(j->s, "pr_bench", id, i % 2) != 0)
+            j->errors++;
+    }
+    return NULL;
+}
+
 static void *
 read_job(void *arg)
 {
@@ -116,7 +130,7 @@ main(int argc, char **argv)
         nthreads = 256;
     char dir[] = "/tmp/store_bench.XXXXXX", err[256];
     struct store *s = NULL;
-    log_set_level(LOG_WARN);
+    log_set_level(getenv("STORE_BENCH_VERBOSE") ? LOG_INFO : LOG_WARN);
     if (mkdtemp(dir) == NULL || store_open(dir, &s, err, sizeof err) != 0) {
         fprintf(stderr, "store_bench: cannot open a store: %s\n", err);
         return 1;
@@ -128,8 +142,11 @@ main(int argc, char **argv)
     int errors = 0;
     double w = run(s, write_job, nthreads, per, 0, &errors);
     double ops = 2.0 * nthreads * per; /* create_linked + activate */
-    printf("store_bench: writes/s %.0f (%d threads, %.0f writes, %.2f s)\n", ops / w, nthreads,
+    printf("store_bench: account writes/s %.0f (%d threads, %.0f create+activate, %.2f s)\n", ops / w, nthreads,
            ops, w);
+    double u = run(s, update_job, nthreads, per, per, &errors);
+    printf("store_bench: status writes/s %.0f (%d threads, %d disable/enable with event, %.2f s)\n",
+           (double)nthreads * per / u, nthreads, nthreads * per, u);
     double r = run(s, read_job, nthreads, per * 4, per, &errors);
     double rops = 4.0 * nthreads * per;
     printf("store_bench: reads/s %.0f (%d threads, %.0f reads, %.2f s)\n", rops / r, nthreads,

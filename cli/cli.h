@@ -41,10 +41,13 @@ struct cli_ctx {
 #define CLI_OPT_JSON 0x1000
 #define CLI_OPT_BASE_URL 0x1001
 #define CLI_OPT_HELP 'h'
+/* clang-format off */
 #define CLI_COMMON_OPTIONS                                                                         \
     {"json", no_argument, NULL, CLI_OPT_JSON},                                                     \
-        {"base-url", required_argument, NULL, CLI_OPT_BASE_URL},                                   \
-        {"help", no_argument, NULL, CLI_OPT_HELP}, {NULL, 0, NULL, 0}
+    {"base-url", required_argument, NULL, CLI_OPT_BASE_URL},                                       \
+    {"help", no_argument, NULL, CLI_OPT_HELP},                                                     \
+    {NULL, 0, NULL, 0}
+/* clang-format on */
 
 /* getopt_long over argv (argv[0] is the command word), handling the common options itself.
  * Returns the option as getopt_long does, -1 at the end, or '?' after printing an error.
@@ -89,8 +92,8 @@ void cli_print_json(const char *json);
 void cli_print_account(const tether_account *a);
 
 /* Waits for account_id with a countdown on a terminal. 0 and *out, or a TETHER_E* code. */
-int cli_wait(const struct cli_ctx *ctx, tether_client *c, const char *account_id,
-             long timeout_s, tether_account **out);
+int cli_wait(const struct cli_ctx *ctx, tether_client *c, const char *account_id, long timeout_s,
+             tether_account **out);
 
 /* The commands: argv[0] is the command word. Each returns an exit code. */
 int cli_cmd_connect(struct cli_ctx *ctx, int argc, char **argv);

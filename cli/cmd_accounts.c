@@ -101,7 +101,7 @@ static int
 cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"user", required_argument, NULL, 'u'},  {"toolkit", required_argument, NULL, 't'},
+        {"user", required_argument, NULL, 'u'},   {"toolkit", required_argument, NULL, 't'},
         {"status", required_argument, NULL, 'S'}, {"limit", required_argument, NULL, 'l'},
         {"cursor", required_argument, NULL, 'c'}, CLI_COMMON_OPTIONS};
     struct list_args a = {0};
@@ -134,8 +134,7 @@ parse_one(struct cli_ctx *ctx, int argc, char **argv, const char **id, long *tim
             return -1;
         }
         if (opt != 'T' || timeout_s == NULL)
-            return opt == 'T' ? cli_usage_error(ctx, "--timeout is only for wait")
-                              : CLI_EXIT_USAGE;
+            return opt == 'T' ? cli_usage_error(ctx, "--timeout is only for wait") : CLI_EXIT_USAGE;
         if (cli_parse_long(optarg, 1, MAX_WAIT_S, timeout_s) != 0)
             return cli_usage_error(ctx, "--timeout takes seconds (1 to %ld)", MAX_WAIT_S);
     }
@@ -224,7 +223,8 @@ cli_cmd_accounts(struct cli_ctx *ctx, int argc, char **argv)
             return cmd_one(ctx, subs[i][0], argc - 1, argv + 1);
         }
     }
-    return cli_usage_error(ctx, "unknown subcommand '%s' (list, get, enable, disable, delete, "
-                                "wait)",
+    return cli_usage_error(ctx,
+                           "unknown subcommand '%s' (list, get, enable, disable, delete, "
+                           "wait)",
                            argv[1]);
 }

@@ -28,9 +28,9 @@ static int
 parse(struct cli_ctx *ctx, int argc, char **argv, struct connect_args *a)
 {
     static const struct option longopts[] = {
-        {"user", required_argument, NULL, 'u'}, {"session", required_argument, NULL, 's'},
+        {"user", required_argument, NULL, 'u'},     {"session", required_argument, NULL, 's'},
         {"callback", required_argument, NULL, 'c'}, {"alias", required_argument, NULL, 'a'},
-        {"wait", optional_argument, NULL, 'w'}, CLI_COMMON_OPTIONS};
+        {"wait", optional_argument, NULL, 'w'},     CLI_COMMON_OPTIONS};
     int opt;
     optind = 0;
     while ((opt = cli_getopt(ctx, argc, argv, "u:s:c:a:h", longopts)) != -1) {
@@ -50,8 +50,8 @@ parse(struct cli_ctx *ctx, int argc, char **argv, struct connect_args *a)
         case 'w':
             a->wait_s = TETHER_DEFAULT_WAIT_MS / 1000;
             if (optarg != NULL && cli_parse_long(optarg, 1, MAX_WAIT_S, &a->wait_s) != 0)
-                return cli_usage_error(ctx, "--wait takes seconds (1 to %ld), not '%s'",
-                                       MAX_WAIT_S, optarg);
+                return cli_usage_error(ctx, "--wait takes seconds (1 to %ld), not '%s'", MAX_WAIT_S,
+                                       optarg);
             break;
         case CLI_OPT_HELP:
             usage();

@@ -109,13 +109,12 @@ run_create(struct cli_ctx *ctx, struct create_args *a)
 static int
 cmd_create(struct cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"user", required_argument, NULL, 'u'},
-        {"toolkits", required_argument, NULL, 't'},
-        {"no-manage-connections", no_argument, NULL, 'M'},
-        {"account", required_argument, NULL, 'A'},
-        {"auth-config", required_argument, NULL, 'C'},
-        CLI_COMMON_OPTIONS};
+    static const struct option longopts[] = {{"user", required_argument, NULL, 'u'},
+                                             {"toolkits", required_argument, NULL, 't'},
+                                             {"no-manage-connections", no_argument, NULL, 'M'},
+                                             {"account", required_argument, NULL, 'A'},
+                                             {"auth-config", required_argument, NULL, 'C'},
+                                             CLI_COMMON_OPTIONS};
     struct create_args a = {0};
     tether_session_options_init(&a.o);
     int opt, code = 0;

@@ -62,12 +62,15 @@ parse_opt(struct cli_ctx *ctx, int opt, struct toolkits_args *a)
 static int
 parse(struct cli_ctx *ctx, int argc, char **argv, struct toolkits_args *a)
 {
-    static const struct option longopts[] = {
-        {"user", required_argument, NULL, 'u'},     {"session", required_argument, NULL, 's'},
-        {"toolkits", required_argument, NULL, 't'}, {"connected", no_argument, NULL, 'C'},
-        {"not-connected", no_argument, NULL, 'N'},  {"search", required_argument, NULL, 'q'},
-        {"limit", required_argument, NULL, 'l'},    {"cursor", required_argument, NULL, 'c'},
-        CLI_COMMON_OPTIONS};
+    static const struct option longopts[] = {{"user", required_argument, NULL, 'u'},
+                                             {"session", required_argument, NULL, 's'},
+                                             {"toolkits", required_argument, NULL, 't'},
+                                             {"connected", no_argument, NULL, 'C'},
+                                             {"not-connected", no_argument, NULL, 'N'},
+                                             {"search", required_argument, NULL, 'q'},
+                                             {"limit", required_argument, NULL, 'l'},
+                                             {"cursor", required_argument, NULL, 'c'},
+                                             CLI_COMMON_OPTIONS};
     int opt;
     optind = 0;
     while ((opt = cli_getopt(ctx, argc, argv, "u:s:t:l:c:h", longopts)) != -1) {

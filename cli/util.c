@@ -88,8 +88,8 @@ set_str(json_t *obj, const char *key, const char *s)
 static void
 print_json_error(int rc, const tether_error_info *info)
 {
-    json_t *e = json_pack("{s:s, s:s, s:i}", "code", tether_err_name(rc), "message",
-                          info->message, "exit_code", cli_exit_code(rc));
+    json_t *e = json_pack("{s:s, s:s, s:i}", "code", tether_err_name(rc), "message", info->message,
+                          "exit_code", cli_exit_code(rc));
     if (e == NULL)
         return;
     if (info->http_status)

@@ -148,8 +148,8 @@ typedef struct tether_pin {
 } tether_pin;
 
 typedef struct tether_session_options {
-    int manage_connections;       /* 1 (default) or 0: whether in-chat auth is offered */
-    const char *const *toolkits;  /* NULL-terminated slugs to enable; NULL: all toolkits */
+    int manage_connections;               /* 1 (default) or 0: whether in-chat auth is offered */
+    const char *const *toolkits;          /* NULL-terminated slugs to enable; NULL: all toolkits */
     const tether_pin *connected_accounts; /* accounts the session must use; several entries */
     size_t n_connected_accounts;          /*   for one toolkit are sent as one array */
     const tether_pin *auth_configs;       /* auth config to use per toolkit */
@@ -164,8 +164,8 @@ void tether_session_options_init(tether_session_options *opts);
  * [out] out: the session; caller frees with tether_session_free(). It refers to c.
  * Errors: EINVAL, the HTTP errors (EUNAUTHORIZED, EUNREACHABLE, EBADREQUEST, ...), EPROTOCOL
  * when the answer has no session_id. Added in 0.1. */
-int tether_session_create(tether_client *c, const char *user_id,
-                          const tether_session_options *opts, tether_session **out);
+int tether_session_create(tether_client *c, const char *user_id, const tether_session_options *opts,
+                          tether_session **out);
 
 /* Open an existing session by id (GET /tool_router/session/{id}). [out] out as above.
  * ENOTFOUND when the server does not know it. Added in 0.1. */
@@ -197,8 +197,7 @@ void tether_authorize_options_init(tether_authorize_options *opts);
  * Errors: EINVAL, ENOTFOUND (unknown toolkit), EBADREQUEST, the HTTP errors, EPROTOCOL.
  * Added in 0.1. */
 int tether_session_authorize(tether_session *s, const char *toolkit,
-                             const tether_authorize_options *opts,
-                             tether_connection_request **out);
+                             const tether_authorize_options *opts, tether_connection_request **out);
 
 void tether_connection_request_free(tether_connection_request *r);
 const char *tether_connection_request_id(const tether_connection_request *r); /* "ca_..." */
@@ -228,8 +227,8 @@ void tether_wait_options_init(tether_wait_options *opts);
  * Errors: EFAILED, EEXPIRED or EREVOKED when the account ended so (tether_errinfo() carries
  * account_status and status_reason); ETIMEOUT when the time ran out; ECANCELED when on_tick
  * asked to stop; ENOTFOUND for an unknown account; the HTTP errors. Added in 0.1. */
-int tether_account_wait(tether_client *c, const char *account_id,
-                        const tether_wait_options *opts, tether_account **out);
+int tether_account_wait(tether_client *c, const char *account_id, const tether_wait_options *opts,
+                        tether_account **out);
 
 /* The seed's wait_for_connection(timeout): tether_account_wait() on the request's account with
  * timeout_ms (<= 0: 60000) and no callback. Added in 0.1. */
@@ -300,11 +299,11 @@ int tether_account_is_disabled(const tether_account *a);
 const char *tether_account_json(const tether_account *a);
 
 typedef struct tether_accounts_options {
-    const char *const *user_ids;      /* NULL-terminated filters, each NULL for none */
+    const char *const *user_ids; /* NULL-terminated filters, each NULL for none */
     const char *const *toolkit_slugs;
     const char *const *statuses;
-    int limit;                        /* 0: the server's default */
-    const char *cursor;               /* NULL: first page */
+    int limit;          /* 0: the server's default */
+    const char *cursor; /* NULL: first page */
 } tether_accounts_options;
 
 /* Defaults: no filters, limit 0, first page. Added in 0.1. */

@@ -12,10 +12,13 @@
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
+/* Once per process: curl's global state, and jansson's hash seed (set here, before any thread
+ * makes a JSON object, rather than lazily by whichever thread comes first). */
 static void
 global_init(void)
 {
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    json_object_seed(0);
 }
 
 const char *
@@ -86,8 +89,7 @@ static int
 set_strings(tether_client *c, const char *base, const char *key, const char *agent)
 {
     if (key == NULL)
-        return tether__fail(TETHER_EINVAL,
-                            "no API key: set TETHER_API_KEY (or COMPOSIO_API_KEY)");
+        return tether__fail(TETHER_EINVAL, "no API key: set TETHER_API_KEY (or COMPOSIO_API_KEY)");
     if (tether__check_arg(key, "API key") != 0 || tether__check_arg(base, "base URL") != 0)
         return TETHER_EINVAL;
     if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
@@ -125,8 +127,8 @@ tether_client_new(const tether_client_options *opts)
     }
     c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 10000;
     c->request_timeout_ms = opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 60000;
-    const char *base = pick(opts->base_url, "TETHER_BASE_URL", "COMPOSIO_BASE_URL",
-                            TETHER_DEFAULT_BASE_URL);
+    const char *base =
+        pick(opts->base_url, "TETHER_BASE_URL", "COMPOSIO_BASE_URL", TETHER_DEFAULT_BASE_URL);
     const char *key = pick(opts->api_key, "TETHER_API_KEY", "COMPOSIO_API_KEY", NULL);
     const char *agent = opts->user_agent ? opts->user_agent : "libtether/" TETHER_VERSION;
     if (make_share(c) != 0) {

@@ -168,8 +168,8 @@ tether__fail_account(int code, const char *account_id, const char *status, const
     copy_field(tls_err.account_status, sizeof(tls_err.account_status), status);
     copy_field(tls_err.status_reason, sizeof(tls_err.status_reason), reason);
     if (reason != NULL && reason[0] != '\0')
-        snprintf(tls_err.message, sizeof(tls_err.message), "connection %s is %s: %s",
-                 account_id, status, reason);
+        snprintf(tls_err.message, sizeof(tls_err.message), "connection %s is %s: %s", account_id,
+                 status, reason);
     else
         snprintf(tls_err.message, sizeof(tls_err.message), "connection %s is %s", account_id,
                  status);

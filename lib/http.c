@@ -64,8 +64,7 @@ fail_transport(const tether_client *c, CURLcode cc, const char *errbuf, const st
     default:
         break;
     }
-    return tether__fail(TETHER_EUNREACHABLE, "cannot reach the server at %s: %s", c->base_url,
-                        why);
+    return tether__fail(TETHER_EUNREACHABLE, "cannot reach the server at %s: %s", c->base_url, why);
 }
 
 /* Parses a 2xx answer. Empty → {}. */

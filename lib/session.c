@@ -111,11 +111,11 @@ create_body(const char *user_id, const tether_session_options *o, json_t **out)
     if (o->toolkits != NULL)
         rc = add_enable_list(b, "toolkits", o->toolkits, "toolkit slug");
     if (rc == 0 && o->n_connected_accounts > 0)
-        rc = add_pin_map(b, "connected_accounts", o->connected_accounts,
-                         o->n_connected_accounts, 1, "connected account id");
+        rc = add_pin_map(b, "connected_accounts", o->connected_accounts, o->n_connected_accounts, 1,
+                         "connected account id");
     if (rc == 0 && o->n_auth_configs > 0)
-        rc = add_pin_map(b, "auth_configs", o->auth_configs, o->n_auth_configs, 0,
-                         "auth config id");
+        rc =
+            add_pin_map(b, "auth_configs", o->auth_configs, o->n_auth_configs, 0, "auth config id");
     if (rc != 0) {
         json_decref(b);
         return rc;
@@ -348,8 +348,7 @@ tether_connection_request_json(const tether_connection_request *r)
 }
 
 int
-tether_connection_request_wait(tether_connection_request *r, long timeout_ms,
-                               tether_account **out)
+tether_connection_request_wait(tether_connection_request *r, long timeout_ms, tether_account **out)
 {
     if (r == NULL)
         return tether__fail(TETHER_EINVAL, "tether_connection_request_wait: NULL request");

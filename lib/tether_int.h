@@ -11,9 +11,9 @@
 
 #include "tether.h"
 
-#define TETHER__MAX_URL 4096         /* base URL plus path and query */
-#define TETHER__MAX_ARG 1024         /* one id, slug, key or URL given by the caller */
-#define TETHER__MAX_BODY (8u << 20)  /* largest answer read from the server */
+#define TETHER__MAX_URL 4096        /* base URL plus path and query */
+#define TETHER__MAX_ARG 1024        /* one id, slug, key or URL given by the caller */
+#define TETHER__MAX_BODY (8u << 20) /* largest answer read from the server */
 #define TETHER__API_PREFIX "/api/v3.1"
 
 #define TETHER__POOL 8 /* idle easy handles kept for their open connections */
@@ -42,12 +42,12 @@ int tether__fail(int code, const char *fmt, ...) __attribute__((format(printf, 2
 /* The server answered status with body (may be NULL or not an error object). */
 int tether__fail_http(long status, const json_t *body, const char *method, const char *path);
 /* A wait ended with the account in a final bad status. */
-int tether__fail_account(int code, const char *account_id, const char *status,
-                         const char *reason);
+int tether__fail_account(int code, const char *account_id, const char *status, const char *reason);
 
 /* ---- capped string builder (str.c) ----
  * Appends fail with -1 when the text would pass max or memory runs out; s->p stays a valid
- * NUL-terminated string (or NULL before the first append). tether__str_free accepts a zeroed str. */
+ * NUL-terminated string (or NULL before the first append). tether__str_free accepts a zeroed str.
+ */
 struct tether__str {
     char *p;
     size_t len;

@@ -62,7 +62,8 @@ for suite in "${suites[@]}"; do
     else echo "  fuzz: clang-14 missing"; skipped=$((skipped + 1)); fi ;;
   integration)
     echo "== integration"
-    for t in tests/integration/*.sh; do [ -f "$t" ] && run_one "integration/$(basename "$t" .sh)" bash "$t"; done ;;
+    # Executable files are tests; the others are libraries they source.
+    for t in tests/integration/*.sh; do [ -x "$t" ] && run_one "integration/$(basename "$t" .sh)" bash "$t"; done ;;
   node)
     echo "== node (official SDKs, oidc-provider, browser)"
     if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then

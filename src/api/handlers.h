@@ -23,6 +23,12 @@ void api_auth_config_get(struct http_req *r);
 /* api/toolkits.c */
 void api_toolkit_list(struct http_req *r);
 void api_toolkit_get(struct http_req *r);
+/* api/tools.c */
+void api_tool_list(struct http_req *r);
+void api_tool_get(struct http_req *r);
+void api_tool_execute(struct http_req *r);
+void api_tool_proxy(struct http_req *r);
+void api_session_proxy(struct http_req *r);
 /* api/system.c */
 void api_healthz(struct http_req *r);
 void api_metrics(struct http_req *r);

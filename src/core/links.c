@@ -37,6 +37,13 @@ struct link_attempt {
     char *body;
     size_t body_len;
     char error[256];
+    /* OAuth2 identity lookup: the connection waits, sealed later, while userinfo is asked */
+    int identity_wait;
+    json_t *pending_creds;    /* secrets: wiped on free */
+    json_t *pending_data;
+    int64_t pending_exp;
+    struct outbound_req *followup;
+    char identity[200];
 };
 
 static int
@@ -460,6 +467,12 @@ links_fields_begin(struct core *c, const struct link_view *v, const struct kv_li
 void
 links_attempt_done(struct link_attempt *a, const struct outbound_res *res)
 {
+    if (a->body) {
+        sodium_memzero(a->body, a->body_len);
+        free(a->body);
+        a->body = NULL;
+        a->body_len = 0;
+    }
     a->have_res = 1;
     a->status = res->status;
     a->timed_out = res->timed_out;
@@ -499,6 +512,90 @@ activate(struct core *c, struct link_attempt *a, json_t *creds, json_t *data, in
     events_account_changed(c, a->account_id);
 }
 
+/* The scheme's fields with source "token_response", copied from the token response's JSON into
+ * fields (strings only; catalog_expand checks them again wherever they are used). */
+static void
+token_fields(const struct link_attempt *a, json_t *fields)
+{
+    json_t *tr = a->body ? json_loadb(a->body, a->body_len, 0, NULL) : NULL;
+    for (size_t i = 0; json_is_object(tr) && i < a->scheme->nfields; i++) {
+        const char *src = catalog_field_source(a->scheme, i);
+        json_t *v = json_object_get(tr, a->scheme->fields[i].name);
+        if (src != NULL && strcmp(src, "token_response") == 0 && json_is_string(v) &&
+            json_string_length(v) <= 2048)
+            json_object_set(fields, a->scheme->fields[i].name, v);
+    }
+    json_decref(tr);
+}
+
+/* The userinfo request for a fresh access token, or NULL when the scheme has none. */
+static struct outbound_req *
+identity_request(struct core *c, const struct link_attempt *a, const char *access_token,
+                 const json_t *fields)
+{
+    const struct catalog_scheme *s = a->scheme;
+    if (s->userinfo_url == NULL || s->identity_field == NULL)
+        return NULL;
+    char *url = catalog_expand(s->userinfo_url, fields);
+    struct outbound_req *r = url ? outbound_req_new("GET", url) : NULL;
+    free(url);
+    json_t *secrets = json_deep_copy(fields);
+    json_object_set_new(secrets, "access_token", json_string(access_token));
+    if (r != NULL && inject_credential(a->toolkit, s, secrets, r, NULL) != 0) {
+        outbound_req_free(r);
+        r = NULL;
+    }
+    json_t *at = json_object_get(secrets, "access_token");
+    if (json_is_string(at))
+        sodium_memzero((char *)json_string_value(at), json_string_length(at));
+    json_decref(secrets);
+    if (r != NULL) {
+        outbound_req_header(r, "Accept: application/json");
+        r->timeout_ms = c->exchange_timeout_ms < 5000 ? c->exchange_timeout_ms : 5000;
+        r->follow_redirects = 0;
+    }
+    return r;
+}
+
+/* The display name at the scheme's identity_field (a dotted path) of the userinfo answer. */
+static void
+read_identity(struct link_attempt *a)
+{
+    if (!a->have_res || a->status < 200 || a->status > 299 || a->body == NULL)
+        return;
+    json_t *root = json_loadb(a->body, a->body_len, 0, NULL), *v = root;
+    char path[128];
+    snprintf(path, sizeof path, "%s", a->scheme->identity_field);
+    for (char *seg = path, *dot; v != NULL && seg != NULL; seg = dot ? dot + 1 : NULL) {
+        dot = strchr(seg, '.');
+        if (dot)
+            *dot = '\0';
+        v = json_object_get(v, seg);
+    }
+    if (json_is_string(v) && json_string_length(v) > 0)
+        snprintf(a->identity, sizeof a->identity, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(a->identity, sizeof a->identity, "%lld", (long long)json_integer_value(v));
+    for (char *p = a->identity; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    json_decref(root);
+}
+
+/* Second round: adds the identity (when the lookup worked) and activates. */
+static void
+finish_identity(struct core *c, struct link_attempt *a)
+{
+    read_identity(a);
+    /* a cut in the middle of a UTF-8 sequence would make the data unreadable: drop it then */
+    json_t *id = a->identity[0] ? json_string(a->identity) : NULL;
+    if (id != NULL)
+        json_object_set_new(a->pending_data, "identity", id);
+    else
+        a->identity[0] = '\0';
+    activate(c, a, a->pending_creds, a->pending_data, a->pending_exp);
+}
+
 static void
 finish_oauth(struct core *c, struct link_attempt *a)
 {
@@ -517,13 +614,20 @@ finish_oauth(struct core *c, struct link_attempt *a)
                               "refresh_token", t.refresh_token, "token_type", t.token_type,
                               "scope", t.scope, "id_token", t.id_token, "obtained_at",
                               (json_int_t)now, "expires_at", (json_int_t)exp);
-    json_t *data = json_pack("{ss* ss sI sb sO}", "scope", t.scope, "token_type", t.token_type,
+    json_t *fields = a->fields ? json_deep_copy(a->fields) : json_object();
+    token_fields(a, fields);
+    json_t *data = json_pack("{ss* ss sI sb so}", "scope", t.scope, "token_type", t.token_type,
                              "expires_at", (json_int_t)exp, "has_refresh_token",
-                             t.refresh_token != NULL, "fields",
-                             a->fields ? a->fields : json_object());
-    if (a->fields == NULL)
-        json_decref(json_object_get(data, "fields"));
+                             t.refresh_token != NULL, "fields", fields);
+    a->followup = creds && data ? identity_request(c, a, t.access_token, fields) : NULL;
     oauth_tokens_clear(&t);
+    if (a->followup != NULL) {
+        a->identity_wait = 1;
+        a->pending_creds = creds;
+        a->pending_data = data;
+        a->pending_exp = exp;
+        return;
+    }
     activate(c, a, creds, data, exp);
     json_decref(creds);
     json_decref(data);
@@ -563,11 +667,15 @@ void
 links_finish(struct core *c, struct link_attempt *a)
 {
     if (!a->decided) {
-        if (a->kind == ATTEMPT_OAUTH)
+        if (a->identity_wait)
+            finish_identity(c, a);
+        else if (a->kind == ATTEMPT_OAUTH)
             finish_oauth(c, a);
         else
             finish_fields(c, a);
     }
+    if (a->followup != NULL)
+        return; /* the caller runs the identity lookup and calls links_finish again */
     if (a->callback_url == NULL || a->retry_form)
         return;
     struct kv params[2] = {{"status", a->ok ? "success" : "failed"},
@@ -599,6 +707,26 @@ links_attempt_account(const struct link_attempt *a)
     return a->account_id;
 }
 
+struct outbound_req *
+links_attempt_followup(struct link_attempt *a)
+{
+    struct outbound_req *r = a->followup;
+    a->followup = NULL;
+    return r;
+}
+
+const char *
+links_attempt_toolkit(const struct link_attempt *a)
+{
+    return a->toolkit ? a->toolkit->slug : "";
+}
+
+const char *
+links_attempt_identity(const struct link_attempt *a)
+{
+    return a->identity;
+}
+
 const char *
 links_attempt_redirect(const struct link_attempt *a)
 {
@@ -613,6 +741,15 @@ links_attempt_free(struct link_attempt *a)
     free(a->callback_url);
     free(a->redirect);
     json_decref(a->fields);
+    outbound_req_free(a->followup);
+    json_decref(a->pending_data);
+    if (a->pending_creds != NULL) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(a->pending_creds, k, v) if (json_is_string(v))
+            sodium_memzero((char *)json_string_value(v), json_string_length(v));
+        json_decref(a->pending_creds);
+    }
     if (a->body) {
         sodium_memzero(a->body, a->body_len);
         free(a->body);

@@ -77,14 +77,23 @@ int links_fields_begin(struct core *c, const struct link_view *v, const struct k
 /* Stores the outbound result in a (copies it); safe on the engine thread. */
 void links_attempt_done(struct link_attempt *a, const struct outbound_res *res);
 /* Decides the outcome on an HTTP thread: seals credentials and activates, or fails the account;
- * announces the change. */
+ * announces the change. After a successful OAuth2 exchange whose scheme has a userinfo_url the
+ * account is not activated yet: links_attempt_followup then hands over the identity lookup, which
+ * the caller runs like the first request (links_attempt_done as its callback's work) before calling
+ * links_finish again. A failed lookup only means no identity; the account still becomes ACTIVE. */
 void links_finish(struct core *c, struct link_attempt *a);
+/* The pending follow-up request (the caller owns it and must submit or free it), or NULL. */
+struct outbound_req *links_attempt_followup(struct link_attempt *a);
 
 /* Outcome of a finished attempt. */
 int links_attempt_ok(const struct link_attempt *a);
 int links_attempt_retry_form(const struct link_attempt *a); /* key form rejected: show it again */
 const char *links_attempt_reason(const struct link_attempt *a); /* "" on success */
 const char *links_attempt_account(const struct link_attempt *a);
+/* Who connected, as the provider's userinfo names them ("" when unknown); also stored in the
+ * account's data as "identity". */
+const char *links_attempt_identity(const struct link_attempt *a);
+const char *links_attempt_toolkit(const struct link_attempt *a); /* slug, "" when unknown */
 /* Where to send the browser (the app's callback URL with status and connected_account_id), or
  * NULL when tether shows its own page. */
 const char *links_attempt_redirect(const struct link_attempt *a);

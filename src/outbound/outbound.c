@@ -18,6 +18,10 @@
 #define DEFAULT_TIMEOUT_MS 10000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 3000L
 #define DEFAULT_MAX_RESPONSE (1024 * 1024)
+#ifndef TETHER_VERSION
+#define TETHER_VERSION "0"
+#endif
+#define USER_AGENT "tether/" TETHER_VERSION
 #define MAX_PENDING 4096    /* queued + in flight; submits past this fail */
 #define MAX_FREE_HANDLES 16 /* idle easy handles kept for reuse */
 #define MAX_RESP_HEADERS 64 /* response headers kept per response; the rest are dropped */
@@ -374,7 +378,7 @@ job_setup(struct job *j)
     bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, j) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "tether") != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) != CURLE_OK; /* unless set */
     bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf) != CURLE_OK;
     bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, j) != CURLE_OK;
     if (bad || set_method(j) != 0) {

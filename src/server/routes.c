@@ -43,6 +43,11 @@ static const struct route ROUTES[] = {
     {"GET", "@/auth_configs/{id}", api_auth_config_get, AUTH_KEY},
     {"GET", "@/toolkits", api_toolkit_list, AUTH_KEY},
     {"GET", "@/toolkits/{slug}", api_toolkit_get, AUTH_KEY},
+    {"GET", "@/tools", api_tool_list, AUTH_KEY},
+    {"GET", "@/tools/{slug}", api_tool_get, AUTH_KEY},
+    {"POST", "@/tools/execute/proxy", api_tool_proxy, AUTH_KEY},
+    {"POST", "@/tools/execute/{slug}", api_tool_execute, AUTH_KEY},
+    {"POST", "@/tool_router/session/{id}/proxy_execute", api_session_proxy, AUTH_KEY},
 };
 #define NROUTES ((int)(sizeof ROUTES / sizeof ROUTES[0]))
 

@@ -63,7 +63,8 @@ bad_arg(const char *fn, const char *what)
     return STORE_ERR;
 }
 
-/* Counts a NULL-terminated list; -1 when it is longer than max or holds an unfit entry. */
+/* Counts a NULL-terminated list; -1 when it holds more than max entries or an entry of cap bytes
+ * or more. */
 static int
 list_len(const char *const *list, size_t max, size_t cap)
 {
@@ -71,7 +72,7 @@ list_len(const char *const *list, size_t max, size_t cap)
         return 0;
     size_t n = 0;
     for (; list[n] != NULL; n++) {
-        if (n >= max || !fits(list[n], cap))
+        if (n >= max || strnlen(list[n], cap) >= cap)
             return -1;
     }
     return (int)n;
@@ -458,9 +459,8 @@ store_auth_config_list(struct store *s, const struct st_auth_config_query *q,
         return bad_arg(__func__, "project_id");
     if (cursor_decode(q->cursor, &cur) != 0)
         return STORE_NOTFOUND;
-    if ((q->toolkit != NULL && strnlen(q->toolkit, STORE_ID) >= STORE_ID) ||
-        (q->search != NULL && strnlen(q->search, 256) >= 256))
-        return STORE_NOTFOUND;
+    if (!text_ok(q->toolkit) || !text_ok(q->search))
+        return bad_arg(__func__, "toolkit");
     struct st_auth_config_query qq = *q;
     qq.managed = q->managed < 0 ? -1 : !!q->managed;
     if (qq.toolkit != NULL && qq.toolkit[0] == '\0')
@@ -585,11 +585,11 @@ store_account_list(struct store *s, const struct st_account_query *q, struct st_
         return bad_arg(__func__, "project_id");
     if (cursor_decode(q->cursor, &cur) != 0)
         return STORE_NOTFOUND;
-    /* user ids are the app's own strings: allow up to 1 KiB each. */
-    if (list_len(q->user_ids, STORE_LIST_MAX, 1024) < 0 ||
-        list_len(q->toolkits, STORE_LIST_MAX, STORE_ID) < 0 ||
-        list_len(q->auth_config_ids, STORE_LIST_MAX, STORE_ID) < 0 ||
-        list_len(q->statuses, STORE_LIST_MAX, STORE_ID) < 0)
+    /* Entries that cannot exist (too long) simply match nothing; too many entries is refused. */
+    if (list_len(q->user_ids, STORE_LIST_MAX, STORE_TEXT_MAX) < 0 ||
+        list_len(q->toolkits, STORE_LIST_MAX, STORE_TEXT_MAX) < 0 ||
+        list_len(q->auth_config_ids, STORE_LIST_MAX, STORE_TEXT_MAX) < 0 ||
+        list_len(q->statuses, STORE_LIST_MAX, STORE_TEXT_MAX) < 0)
         return STORE_NOTFOUND;
 
     struct st_account_page page = {0};

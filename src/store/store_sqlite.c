@@ -221,6 +221,7 @@ struct wop {
     void *arg;
     int rc;
     int done;
+    pthread_cond_t cv; /* signalled once done is set */
     struct wop *next;
 };
 
@@ -232,9 +233,9 @@ struct store_be {
     pthread_t writer;
     pthread_mutex_t mu;  /* guards head, tail, stopping and every queued op's rc/done */
     pthread_cond_t wake; /* to the writer: work queued or stopping */
-    pthread_cond_t done; /* to the callers: a batch finished */
     struct wop *head, *tail;
     int stopping;
+    int64_t batches, ops; /* writer thread only; logged at close */
 
     pthread_key_t rkey;
     pthread_mutex_t rmu; /* guards readers */
@@ -826,13 +827,18 @@ writer_main(void *arg)
         pthread_mutex_unlock(&b->mu);
 
         run_batch(b, batch);
+        b->batches++;
+        for (struct wop *op = batch; op != NULL; op = op->next)
+            b->ops++;
 
         pthread_mutex_lock(&b->mu);
+        /* Each caller waits on its own condition, so only the callers of this batch wake. The
+         * op lives on its caller's stack: read next before the caller can return. */
         for (struct wop *op = batch, *next; op != NULL; op = next) {
             next = op->next;
             op->done = 1;
+            pthread_cond_signal(&op->cv);
         }
-        pthread_cond_broadcast(&b->done);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
@@ -843,9 +849,11 @@ static int
 submit(struct store_be *b, int (*fn)(struct store_be *b, void *arg), void *arg)
 {
     struct wop op = {.fn = fn, .arg = arg};
+    pthread_cond_init(&op.cv, NULL);
     pthread_mutex_lock(&b->mu);
     if (b->stopping) {
         pthread_mutex_unlock(&b->mu);
+        pthread_cond_destroy(&op.cv);
         return STORE_ERR;
     }
     if (b->tail != NULL)
@@ -855,8 +863,9 @@ submit(struct store_be *b, int (*fn)(struct store_be *b, void *arg), void *arg)
     b->tail = &op;
     pthread_cond_signal(&b->wake);
     while (!op.done)
-        pthread_cond_wait(&b->done, &b->mu);
+        pthread_cond_wait(&op.cv, &b->mu);
     pthread_mutex_unlock(&b->mu);
+    pthread_cond_destroy(&op.cv);
     return op.rc;
 }
 
@@ -1005,7 +1014,6 @@ be_free(struct store_be *b)
         log_error("store: cannot close the write connection", "err=busy");
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->wake);
-    pthread_cond_destroy(&b->done);
     pthread_mutex_destroy(&b->rmu);
     free(b);
 }
@@ -1022,7 +1030,6 @@ sq_open(const char *dir, struct store_be **out, char *err, size_t errlen)
     }
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->wake, NULL);
-    pthread_cond_init(&b->done, NULL);
     pthread_mutex_init(&b->rmu, NULL);
     int n = snprintf(b->path, sizeof b->path, "%s/tether.db", dir);
     if (n < 0 || (size_t)n >= sizeof b->path) {
@@ -1060,6 +1067,8 @@ sq_close(struct store_be *b)
     pthread_cond_signal(&b->wake);
     pthread_mutex_unlock(&b->mu);
     pthread_join(b->writer, NULL);
+    log_info("store: closed", "writes=%lld batches=%lld", (long long)b->ops,
+             (long long)b->batches);
     pthread_key_delete(b->rkey);
     close_readers(b);
     be_free(b);

@@ -110,6 +110,20 @@ web_link_page(struct http_req *r)
     links_view_clear(&v);
 }
 
+/* The success card, with who connected when the provider told us. */
+static void
+reply_success(struct http_req *r, struct link_attempt *a)
+{
+    const struct catalog_toolkit *t = catalog_get(links_attempt_toolkit(a));
+    char message[200];
+    snprintf(message, sizeof message, "Your %s account is connected.", t ? t->name : "app");
+    const char *who = links_attempt_identity(a);
+    json_t *ctx = json_pack("{ss ss ss ss ss ss*}", "title", "Connected", "message", message,
+                            "mark", "ok", "symbol", "\u2713", "account_id",
+                            links_attempt_account(a), "identity", who[0] ? who : NULL);
+    pages_reply(r, 200, "result", ctx);
+}
+
 /* Sends the browser on after a finished attempt: the app's callback, the form again, or a page. */
 static void
 answer_attempt(struct http_req *r, struct link_attempt *a, const char *token)
@@ -131,7 +145,7 @@ answer_attempt(struct http_req *r, struct link_attempt *a, const char *token)
     }
     (void)t;
     if (links_attempt_ok(a))
-        pages_result(r, 200, RESULT_SUCCESS, NULL, NULL, links_attempt_account(a));
+        reply_success(r, a);
     else
         pages_result(r, 400, RESULT_FAILURE, NULL, links_attempt_reason(a),
                      links_attempt_account(a));
@@ -159,12 +173,31 @@ on_outbound_done(void *arg, const struct outbound_res *res)
     http_resume(r);
 }
 
+static void on_resume(struct http_req *r);
+
+/* Parks r (again) while req runs on the outbound engine; resumes into on_resume. */
+static void
+park(struct http_req *r, struct attempt_work *w, struct outbound_req *req)
+{
+    http_suspend(r, on_resume, w, work_free);
+    if (outbound_submit(req, on_outbound_done, r) != 0) {
+        struct outbound_res res = {0};
+        snprintf(res.error, sizeof res.error, "the outbound engine is not running");
+        links_attempt_done(w->attempt, &res);
+        http_resume(r);
+    }
+}
+
 static void
 on_resume(struct http_req *r)
 {
     struct attempt_work *w = r->work;
     links_finish(core_of(r), w->attempt);
-    answer_attempt(r, w->attempt, w->token[0] ? w->token : NULL);
+    struct outbound_req *next = links_attempt_followup(w->attempt);
+    if (next != NULL)
+        park(r, w, next); /* the identity lookup, then links_finish again */
+    else
+        answer_attempt(r, w->attempt, w->token[0] ? w->token : NULL);
 }
 
 /* Runs the attempt: parks the request while req (if any) is on the outbound engine. */
@@ -187,13 +220,7 @@ run_attempt(struct http_req *r, struct link_attempt *a, struct outbound_req *req
         on_resume(r);
         return;
     }
-    http_suspend(r, on_resume, w, work_free);
-    if (outbound_submit(req, on_outbound_done, r) != 0) {
-        struct outbound_res res = {0};
-        snprintf(res.error, sizeof res.error, "the outbound engine is not running");
-        links_attempt_done(a, &res);
-        http_resume(r);
-    }
+    park(r, w, req);
 }
 
 static int

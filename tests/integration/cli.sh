@@ -87,7 +87,7 @@ if can_play; then
     expect_rc "accounts get after delete: exit 3" 3 "$T" accounts get "$CA" --json
     check "--json error names the code" test "$(jget x.error.code <"$OUT")" = not_found
 else
-    echo "skip: finishing links (no COMPLETE_LINK hook)"
+    skip "finishing links (no COMPLETE_LINK hook)"
 fi
 
 if can_deny; then
@@ -100,7 +100,7 @@ if can_deny; then
     check "a refused connection exits 6" test $? = 6
     check "the message says FAILED" grep -q 'is FAILED' "$STACK_TMP/c2.err"
 else
-    echo "skip: refused links (no DENY_LINK hook)"
+    skip "refused links (no DENY_LINK hook)"
 fi
 
 if command -v script >/dev/null; then

@@ -29,7 +29,7 @@ elif can_play; then
     check "second run: both connected" grep -q '^Connected: gmail, github$' "$OUT"
     check "second run: no link printed" bash -c "! grep -q '^Connect ' '$OUT'"
 else
-    echo "skip: the seed program (no COMPLETE_LINK hook)"
+    skip "the seed program (no COMPLETE_LINK hook)"
 fi
 
 # ---- a probe program built against the library ----
@@ -149,6 +149,8 @@ if can_play; then
     [ "$STACK_MODE" = stub ] && LIMIT=1600 # the stub has no long-poll: one poll a second
     echo "# the wait returned ${LAG} ms after the user finished (limit ${LIMIT} ms)"
     check "the wait returns promptly after the user finishes" test "$LAG" -lt "$LIMIT"
+else
+    skip "how soon a wait returns (no COMPLETE_LINK hook)"
 fi
 
 finish

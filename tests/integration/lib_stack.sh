@@ -16,6 +16,7 @@
 # Other knobs: TETHER_BIN (default $BUILD/tether), BUILD (default build).
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     echo "lib_stack.sh is sourced by lib_client.sh and cli.sh; nothing to run on its own"
+    echo "0 passed, 0 failed"
     exit 0
 fi
 
@@ -28,6 +29,7 @@ STACK_PIDS=()
 STACK_MODE=
 PASS=0
 FAIL=0
+SKIP=0
 
 stack_cleanup() {
     local pid
@@ -53,8 +55,9 @@ expect_rc() {
         bad "$n" "exit $rc, wanted $want: $* | $(head -c 400 "$ERR")"
     fi
 }
+skip() { SKIP=$((SKIP + 1)); echo "skip $1"; }
 finish() {
-    echo "$PASS passed, $FAIL failed"
+    echo "$PASS passed, $FAIL failed, $SKIP skipped"
     [ "$FAIL" = 0 ]
 }
 
@@ -86,26 +89,38 @@ start_stub() {
 }
 
 # The real stack: provider, catalogue overrides, tether, and custom auth configs for the provider.
-start_real() {
-    local nd=$ROOT/tests/node pport tport
-    [ -x "$TETHER_BIN" ] || { echo "no tether binary at $TETHER_BIN"; exit 1; }
-    [ -d "$nd/node_modules/oidc-provider" ] || { echo "run npm ci in tests/node first"; exit 1; }
-    pport=$(free_port)
-    tport=$(free_port)
-    (cd "$nd" && PORT=$pport NODE_NO_WARNINGS=1 \
-        REDIRECT_URIS=http://127.0.0.1:$tport/api/v3/toolkits/auth/callback \
+# Without tests/node's packages, tether runs alone with its built-in catalogue and links cannot be
+# finished (STACK_MODE=bare).
+start_provider() {
+    local nd=$ROOT/tests/node
+    (cd "$nd" && PORT=$1 NODE_NO_WARNINGS=1 \
+        REDIRECT_URIS=http://127.0.0.1:$2/api/v3/toolkits/auth/callback \
         exec node provider.mjs) >"$STACK_TMP/provider.log" 2>&1 &
     STACK_PIDS+=($!)
-    wait_http "http://127.0.0.1:$pport/.well-known/openid-configuration" 15 ||
+    wait_http "http://127.0.0.1:$1/.well-known/openid-configuration" 15 ||
         { echo "the provider did not start"; cat "$STACK_TMP/provider.log"; exit 1; }
     node --input-type=module -e "import {writeCatalog} from '$nd/lib/harness.mjs';
         writeCatalog(process.argv[1], process.argv[2]);" "$STACK_TMP/catalog" \
-        "http://127.0.0.1:$pport" || exit 1
+        "http://127.0.0.1:$1" || exit 1
+}
+
+start_real() {
+    local pport tport catalog=()
+    [ -x "$TETHER_BIN" ] || { echo "no tether binary at $TETHER_BIN"; exit 1; }
+    tport=$(free_port)
+    if [ -d "$ROOT/tests/node/node_modules/oidc-provider" ]; then
+        pport=$(free_port)
+        start_provider "$pport" "$tport"
+        catalog=(--catalog-dir "$STACK_TMP/catalog")
+    else
+        STACK_MODE=bare
+        echo "# tests/node packages missing (npm ci): links will not be finished"
+    fi
     export TETHER_API_KEY=tk_live_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
     export TETHER_BASE_URL=http://127.0.0.1:$tport
     env -u TETHER_LISTEN -u TETHER_PUBLIC_URL -u TETHER_DATABASE_URL "$TETHER_BIN" serve \
-        --listen "127.0.0.1:$tport" --data-dir "$STACK_TMP/data" \
-        --catalog-dir "$STACK_TMP/catalog" --allow-http >"$STACK_TMP/tether.log" 2>&1 &
+        --listen "127.0.0.1:$tport" --data-dir "$STACK_TMP/data" "${catalog[@]}" \
+        --allow-http >"$STACK_TMP/tether.log" 2>&1 &
     STACK_PIDS+=($!)
     wait_http "$TETHER_BASE_URL/healthz" 15 ||
         { echo "tether did not start"; cat "$STACK_TMP/tether.log"; exit 1; }
@@ -154,7 +169,7 @@ play_link() {
             if (process.argv[2] !== '1' && !r.location && r.status >= 400) { console.error(r.steps.join('\n')); process.exit(1); }" \
             "$url" "$deny" >/dev/null
         ;;
-    external)
+    *)
         local hook=${COMPLETE_LINK:-}
         [ "$deny" = 1 ] && hook=${DENY_LINK:-}
         [ -n "$hook" ] || { echo "no COMPLETE_LINK/DENY_LINK hook for this server" >&2; return 1; }
@@ -164,8 +179,8 @@ play_link() {
 }
 complete_link() { play_link 0 "$@"; }
 deny_link() { play_link 1 "$@"; }
-can_play() { [ "$STACK_MODE" != external ] || [ -n "${COMPLETE_LINK:-}" ]; }
-can_deny() { [ "$STACK_MODE" != external ] || [ -n "${DENY_LINK:-}" ]; }
+can_play() { [ "$STACK_MODE" = stub ] || [ "$STACK_MODE" = real ] || [ -n "${COMPLETE_LINK:-}" ]; }
+can_deny() { [ "$STACK_MODE" = stub ] || [ "$STACK_MODE" = real ] || [ -n "${DENY_LINK:-}" ]; }
 
 # wait_line FILE REGEX SECONDS: prints the first matching line once the file has one.
 wait_line() {
