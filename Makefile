@@ -1,5 +1,5 @@
 # tether -- the only build entry.  make | make test | make run | make bench | make fuzz | make install
-# Knobs: SANITIZE=address,undefined  BUILD=dir  PREFIX=/usr/local  CC=gcc
+# Knobs: SANITIZE=address,undefined  BUILD=dir  OPT="-O2 -g"  PREFIX=/usr/local  CC=gcc
 
 CC       ?= gcc
 BUILD    ?= build
@@ -13,8 +13,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
             -Wno-unused-parameter
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu17 $(WARN) -fPIC -D_GNU_SOURCE -DTETHER_VERSION='"$(VERSION)"' \
+OPT      ?= -O2 -g
+CFLAGS   := $(OPT) $(EXTRA_CFLAGS) -std=gnu17 $(WARN) -fPIC -D_GNU_SOURCE -DTETHER_VERSION='"$(VERSION)"' \
             -Isrc -Iinclude -I. -I$(BUILD)/gen $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 ifneq ($(SANITIZE),)
@@ -81,7 +81,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libserver.a $(BUILD)/libtether.a tests
 test:
 	@scripts/deps.sh test
 	$(MAKE) test-suite
-	$(MAKE) BUILD=build/asan SANITIZE=address,undefined CFLAGS="-O1 -g" test-suite
+	$(MAKE) BUILD=build/asan SANITIZE=address,undefined OPT="-O1 -g" test-suite
 
 test-suite: all $(UNIT_BIN) examples
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh

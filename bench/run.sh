@@ -6,7 +6,8 @@
 # Usage: BUILD=build bench/run.sh        (`make bench` installs the tools, builds, then runs this)
 # Knobs (environment): BENCH_SECONDS (wrk duration per scenario, 8), BENCH_CONNS (64),
 #   WAKE_RUNS (200), FLOW_SECONDS (8), FLOW_CONCURRENCY (8), WAITER_ACCOUNTS (100),
-#   WAITERS_PER_ACCOUNT (100), WAITER_LINK_TTL (10), STARTUP_RUNS (5).
+#   WAITERS_PER_ACCOUNT (100), WAITER_LINK_TTL (10), STARTUP_RUNS (5), BENCH_ONLY (scenario
+#   numbers to run, e.g. "1 6"; 1-3 run together, 5 and 7 run together, 4 needs 1's account).
 #
 # Every process started here is stopped by its pid when the script ends, also on failure or ^C;
 # the temporary directory is removed. All traffic stays on 127.0.0.1.
@@ -40,7 +41,7 @@ FAILED=0
 alive() {
     local state
     state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$state" ] && [ "$state" != Z ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "$2"
+    [ -n "$state" ] && [ "$state" != Z ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
 }
 
 # Stops pid (running program) with SIGTERM, then SIGKILL after 5 s.
@@ -66,11 +67,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
-# Runs a client command in the background (so a signal reaches the trap at once) and waits.
+# run_client PROGRAM COMMAND...: runs COMMAND in the background (so a signal reaches the trap at
+# once) and waits for it. PROGRAM is what its command line shows once taskset/env have exec'd.
 run_client() {
+    local prog=$1
+    shift
     "$@" &
     local pid=$!
-    STARTED+=("$pid:$1")
+    STARTED+=("$pid:$prog")
     wait "$pid"
 }
 
@@ -144,7 +148,7 @@ wrk_row() {
     local out=$WORK/wrk.out c0 c1
     taskset -c "$CLIENT_CORE" wrk -t1 -c"$CONNS" -d1s "$@" "$url" >/dev/null 2>&1
     c0=$(cpu_ticks "$pid")
-    run_client taskset -c "$CLIENT_CORE" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$@" "$url" \
+    run_client wrk taskset -c "$CLIENT_CORE" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$@" "$url" \
         >"$out" 2>&1
     c1=$(cpu_ticks "$pid")
     local rps reqs p50 p99 bad cpu met
@@ -169,6 +173,7 @@ wrk_row() {
     local tgt="-"
     [ "$min_rps" != - ] && tgt=">= $min_rps req/s"
     [ "$max_p99" != - ] && tgt="$tgt, p99 < $max_p99 ms"
+    [ "$tgt" = - ] && [ "$bad" -eq 0 ] && met="-"
     printf '  %-46s %8s req/s  p50 %7s ms  p99 %7s ms  %7s us CPU/req  %s MB RSS\n' \
         "$label" "$rps" "$p50" "$p99" "$cpu" "$(rss_mb "$pid")"
     grep -E 'Socket errors|Non-2xx' "$out" | sed 's/^/    /'
@@ -176,9 +181,202 @@ wrk_row() {
     W_RPS=$rps
 }
 
+# True when scenario $1 is to run (BENCH_ONLY unset, or lists it).
+want() {
+    [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]
+}
+
+# Runs a node client pinned to the client core; its output goes to $WORK/NAME.out, its "ROW|..."
+# line to the table, the rest to the terminal. client NAME [VAR=value...] SCRIPT
+client() {
+    local name=$1
+    shift
+    run_client node taskset -c "$CLIENT_CORE" env "$@" >"$WORK/$name.out" 2>&1 || FAILED=$((FAILED + 1))
+    grep -v '^ROW|' "$WORK/$name.out" | sed 's/^/  /'
+    sed -n 's/^ROW|//p' "$WORK/$name.out" >>"$ROWS"
+}
+
 # --- the scenarios -----------------------------------------------------------------------------
 
-for tool in wrk nginx node curl taskset; do
+# 8. Start-up and idle RSS, first, on a server that has seen no load.
+bench_startup() {
+    echo "== 8. start-up and idle RSS"
+    mkdir -p "$WORK/startup-data"
+    client startup TETHER_BIN="$BIN" DATA_DIR="$WORK/startup-data" node bench/startup.mjs
+}
+
+# 1-3. The read, list and write paths on one server (writes last, so reads see a small table).
+# Keeps scenario 1's response body in $WORK/account.json for scenario 4; sets READ_RPS.
+bench_api() {
+    echo "== 1-3. API throughput (wrk, $CONNS connections, $SECS s each)"
+    start_tether api --listen 127.0.0.1:0 || { FAILED=$((FAILED + 1)); return; }
+    local sid sid2 ca
+    api POST /api/v3.1/auth_configs '{"toolkit":{"slug":"github"},"auth_config":{"type":
+        "use_custom_auth","authScheme":"OAUTH2","credentials":{"client_id":"cid",
+        "client_secret":"csecret"}}}' >/dev/null
+    sid=$(api POST /api/v3.1/tool_router/session '{"user_id":"bench_reads"}' | jfield session_id)
+    ca=$(api POST "/api/v3.1/tool_router/session/$sid/link" \
+        '{"toolkit":"github","callback_url":"https://app.example/cb"}' | jfield connected_account_id)
+    sid2=$(api POST /api/v3.1/tool_router/session '{"user_id":"bench_links"}' | jfield session_id)
+    if [ -z "$sid" ] || [ -z "$ca" ] || [ -z "$sid2" ]; then
+        echo "bench: could not create the session and account" >&2
+        FAILED=$((FAILED + 1))
+    else
+        api GET "/api/v3.1/connected_accounts/$ca" >"$WORK/account.json"
+        wrk_row "1. GET connected_accounts/{id}" "$T_PID" 40000 10 \
+            "$T_URL/api/v3.1/connected_accounts/$ca" -H "x-api-key: $KEY"
+        READ_RPS=$W_RPS
+        wrk_row "3. GET session/{id}/toolkits" "$T_PID" - - \
+            "$T_URL/api/v3.1/tool_router/session/$sid/toolkits" -H "x-api-key: $KEY"
+        wrk_row "2. POST session/{id}/link" "$T_PID" 10000 10 \
+            "$T_URL/api/v3.1/tool_router/session/$sid2/link" -H "x-api-key: $KEY" \
+            -s bench/link.lua
+    fi
+    stop_pid "$T_PID" "$BIN"
+}
+
+# 4. nginx serving a static file the size of scenario 1's body: the machine's ceiling.
+bench_nginx() {
+    [ -s "$WORK/account.json" ] || { echo "bench: scenario 4 needs scenario 1" >&2; return; }
+    echo "== 4. nginx ceiling (same body size, same wrk settings)"
+    local ng=$WORK/nginx port pid
+    mkdir -p "$ng/www" "$ng/tmp"
+    cp "$WORK/account.json" "$ng/www/account.json"
+    port=$(free_port)
+    cat >"$ng/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $ng/nginx.pid;
+error_log $ng/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    client_body_temp_path $ng/tmp/body;
+    proxy_temp_path $ng/tmp/proxy;
+    fastcgi_temp_path $ng/tmp/fastcgi;
+    uwsgi_temp_path $ng/tmp/uwsgi;
+    scgi_temp_path $ng/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location = /account.json { root $ng/www; default_type application/json; }
+    }
+}
+EOF
+    taskset -c "$SERVER_CORE" nginx -p "$ng/" -c "$ng/nginx.conf" -e "$ng/error.log" \
+        >"$ng/out.log" 2>&1 &
+    pid=$!
+    STARTED+=("$pid:nginx")
+    for _ in $(seq 100); do
+        curl -sf -o /dev/null "http://127.0.0.1:$port/account.json" && break
+        sleep 0.05
+    done
+    if ! curl -sf -o /dev/null "http://127.0.0.1:$port/account.json"; then
+        echo "bench: nginx did not start:" >&2
+        cat "$ng/out.log" "$ng/error.log" >&2 2>/dev/null
+        FAILED=$((FAILED + 1))
+        stop_pid "$pid" nginx
+        return
+    fi
+    wrk_row "4. nginx, static $(stat -c %s "$ng/www/account.json")-byte JSON" "$pid" - - \
+        "http://127.0.0.1:$port/account.json"
+    stop_pid "$pid" nginx
+    if [ "${W_RPS:-0}" -gt 0 ] && [ "${READ_RPS:-0}" -gt 0 ]; then
+        local ratio
+        ratio=$(awk -v a="$READ_RPS" -v b="$W_RPS" 'BEGIN {printf "%.0f", 100 * a / b}')
+        echo "  tether reads (scenario 1) = $ratio% of nginx"
+        row "4. tether reads (1) as % of nginx" "$ratio%" - - - - ">= 50%" \
+            "$([ "$ratio" -ge 50 ] && echo yes || echo no)"
+    fi
+}
+
+# 5 and 7. The OAuth flow against oidc-provider, which runs on the client core with the clients.
+bench_oauth() {
+    echo "== 5, 7. OAuth flows against oidc-provider"
+    local tport pport issuer pid
+    tport=$(free_port)
+    pport=$(free_port)
+    issuer=http://127.0.0.1:$pport
+    taskset -c "$CLIENT_CORE" env PORT="$pport" NODE_NO_WARNINGS=1 \
+        REDIRECT_URIS="http://127.0.0.1:$tport/api/v3/toolkits/auth/callback" \
+        node tests/node/provider.mjs >"$WORK/provider.log" 2>&1 &
+    pid=$!
+    STARTED+=("$pid:provider.mjs")
+    for _ in $(seq 200); do
+        grep -q "provider ready" "$WORK/provider.log" && break
+        sleep 0.05
+    done
+    if grep -q "provider ready" "$WORK/provider.log" &&
+        DIR="$WORK/catalog" ISSUER="$issuer" node --input-type=module -e \
+            "import { writeCatalog } from '$PWD/tests/node/lib/harness.mjs';
+             writeCatalog(process.env.DIR, process.env.ISSUER);" &&
+        start_tether oauth --listen "127.0.0.1:$tport" --catalog-dir "$WORK/catalog"; then
+        local s
+        for s in wake flows; do
+            want "$([ $s = wake ] && echo 5 || echo 7)" || continue
+            client "$s" TETHER_URL="$T_URL" TETHER_API_KEY="$KEY" TETHER_PID="$T_PID" \
+                node "bench/$s.mjs"
+        done
+        stop_pid "$T_PID" "$BIN"
+    else
+        echo "bench: the OAuth stack did not start:" >&2
+        tail -20 "$WORK/provider.log" >&2
+        FAILED=$((FAILED + 1))
+    fi
+    stop_pid "$pid" provider.mjs
+}
+
+# 6. Many parked long-polls on a fresh server whose links expire while they wait.
+bench_waiters() {
+    echo "== 6. parked long-polls (links expire $WAITER_LINK_TTL s after creation)"
+    start_tether waiters --listen 127.0.0.1:0 --link-ttl "$WAITER_LINK_TTL" ||
+        { FAILED=$((FAILED + 1)); return; }
+    client waiters TETHER_URL="$T_URL" TETHER_API_KEY="$KEY" TETHER_PID="$T_PID" \
+        LINK_TTL="$WAITER_LINK_TTL" node bench/waiters.mjs
+    stop_pid "$T_PID" "$BIN"
+}
+
+# Prints the rows as an aligned table and writes them as Markdown to $OUT_MD.
+print_table() {
+    local head="scenario|req/s|p50|p99|server CPU/req|server RSS|target|met" note r
+    sort -t'|' -k1,1 -V "$ROWS" >"$WORK/sorted"
+    note="$NCPU cores: tether pinned to core $SERVER_CORE; wrk, the node clients and oidc-provider"
+    note="$note on core $CLIENT_CORE. Both share one machine, so other load skews every figure."
+    note="$note Load average $LOAD0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end;"
+    note="$note $(($(date +%s) - T_START)) s in all."
+    echo
+    echo "tether benchmark -- $note"
+    { echo "$head"; cat "$WORK/sorted"; } | awk -F'|' '
+        { for (i = 1; i <= NF; i++) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) }
+          if (NF > nf) nf = NF }
+        END {
+            for (r = 1; r <= NR; r++) {
+                line = ""
+                for (i = 1; i <= nf; i++) line = line sprintf("%-*s  ", w[i], cell[r, i])
+                sub(/ +$/, "", line); print line
+                if (r > 1) continue
+                line = ""
+                for (i = 1; i <= nf; i++) { d = sprintf("%*s", w[i], ""); gsub(/ /, "-", d)
+                                            line = line d "  " }
+                sub(/ +$/, "", line); print line
+            } }'
+    {
+        echo "# tether benchmark"
+        echo
+        echo "$note"
+        echo
+        echo "| ${head//|/ | } |"
+        echo "|---|---:|---:|---:|---:|---:|---|---|"
+        while IFS= read -r r; do echo "| ${r//|/ | } |"; done <"$WORK/sorted"
+    } >"$OUT_MD"
+    echo
+    echo "bench: table written to $OUT_MD"
+}
+
+# --- main --------------------------------------------------------------------------------------
+
+for tool in wrk nginx node npm curl taskset; do
     command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/deps.sh bench)" >&2; exit 1; }
 done
 if [ ! -d tests/node/node_modules/oidc-provider ]; then
@@ -190,167 +388,13 @@ if [ "$(ulimit -n)" -lt 10300 ]; then
 fi
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$(date +%s)
-echo "bench: $NCPU cores; tether pinned to core $SERVER_CORE, load generators to core $CLIENT_CORE" \
-    "(load average at start: $LOAD0)"
+echo "bench: $NCPU cores; tether pinned to core $SERVER_CORE, load generators to core" \
+    "$CLIENT_CORE; both share this machine (load average at start: $LOAD0)"
 
-# 8. Start-up and idle RSS, on a quiet server before anything else runs.
-echo "== 8. start-up"
-mkdir -p "$WORK/startup-data"
-run_client taskset -c "$CLIENT_CORE" env TETHER_BIN="$BIN" DATA_DIR="$WORK/startup-data" \
-    node bench/startup.mjs >"$WORK/startup.out" 2>&1 || FAILED=$((FAILED + 1))
-grep -v '^ROW|' "$WORK/startup.out"
-sed -n 's/^ROW|//p' "$WORK/startup.out" >>"$ROWS"
-
-# 1-3. The read, list and write paths on one server (writes last, so reads see a small table).
-echo "== 1-3. API throughput (wrk, $CONNS connections, ${SECS} s each)"
-if start_tether api --listen 127.0.0.1:0; then
-    api POST /api/v3.1/auth_configs '{"toolkit":{"slug":"github"},"auth_config":{"type":"use_custom_auth","authScheme":"OAUTH2","credentials":{"client_id":"cid","client_secret":"csecret"}}}' >/dev/null
-    SID=$(api POST /api/v3.1/tool_router/session '{"user_id":"bench_reads"}' | jfield session_id)
-    CA=$(api POST "/api/v3.1/tool_router/session/$SID/link" \
-        '{"toolkit":"github","callback_url":"https://app.example/cb"}' | jfield connected_account_id)
-    SID2=$(api POST /api/v3.1/tool_router/session '{"user_id":"bench_links"}' | jfield session_id)
-    if [ -z "$SID" ] || [ -z "$CA" ] || [ -z "$SID2" ]; then
-        echo "bench: could not create the session and account" >&2
-        FAILED=$((FAILED + 1))
-    else
-        api GET "/api/v3.1/connected_accounts/$CA" >"$WORK/account.json"
-        wrk_row "1. GET connected_accounts/{id}" "$T_PID" 40000 10 \
-            "$T_URL/api/v3.1/connected_accounts/$CA" -H "x-api-key: $KEY"
-        READ_RPS=$W_RPS
-        wrk_row "3. GET session/{id}/toolkits" "$T_PID" - - \
-            "$T_URL/api/v3.1/tool_router/session/$SID/toolkits" -H "x-api-key: $KEY"
-        wrk_row "2. POST session/{id}/link" "$T_PID" 10000 10 \
-            "$T_URL/api/v3.1/tool_router/session/$SID2/link" -H "x-api-key: $KEY" -s bench/link.lua
-    fi
-    stop_pid "$T_PID" "$BIN"
-else
-    FAILED=$((FAILED + 1))
-fi
-
-# 4. nginx serving a static file the size of scenario 1's body: the machine's ceiling.
-echo "== 4. nginx ceiling"
-if [ -s "$WORK/account.json" ]; then
-    NG=$WORK/nginx
-    mkdir -p "$NG/www" "$NG/tmp"
-    cp "$WORK/account.json" "$NG/www/account.json"
-    NPORT=$(free_port)
-    cat >"$NG/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $NG/nginx.pid;
-error_log $NG/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    client_body_temp_path $NG/tmp/body;
-    proxy_temp_path $NG/tmp/proxy;
-    fastcgi_temp_path $NG/tmp/fastcgi;
-    uwsgi_temp_path $NG/tmp/uwsgi;
-    scgi_temp_path $NG/tmp/scgi;
-    server {
-        listen 127.0.0.1:$NPORT;
-        location = /account.json { root $NG/www; default_type application/json; }
-    }
-}
-EOF
-    taskset -c "$SERVER_CORE" nginx -p "$NG/" -c "$NG/nginx.conf" -e "$NG/error.log" \
-        >"$NG/out.log" 2>&1 &
-    N_PID=$!
-    STARTED+=("$N_PID:nginx")
-    for _ in $(seq 100); do
-        curl -sf -o /dev/null "http://127.0.0.1:$NPORT/account.json" && break
-        sleep 0.05
-    done
-    if curl -sf -o /dev/null "http://127.0.0.1:$NPORT/account.json"; then
-        wrk_row "4. nginx, static $(stat -c %s "$NG/www/account.json")-byte JSON" "$N_PID" - - \
-            "http://127.0.0.1:$NPORT/account.json"
-        if [ "${W_RPS:-0}" -gt 0 ] && [ -n "${READ_RPS:-}" ]; then
-            RATIO=$(awk -v a="$READ_RPS" -v b="$W_RPS" 'BEGIN {printf "%.0f", 100 * a / b}')
-            echo "  tether reads (scenario 1) = $RATIO% of nginx"
-            row "4b. tether reads / nginx" "$RATIO%" - - - - ">= 50%" \
-                "$([ "$RATIO" -ge 50 ] && echo yes || echo no)"
-        fi
-    else
-        echo "bench: nginx did not start:" >&2
-        cat "$NG/out.log" "$NG/error.log" >&2 2>/dev/null
-        FAILED=$((FAILED + 1))
-    fi
-    stop_pid "$N_PID" nginx
-fi
-
-# 5 and 7. The OAuth flow against oidc-provider (on the client core, with the clients).
-echo "== 5, 7. OAuth flows against oidc-provider"
-TPORT=$(free_port)
-PPORT=$(free_port)
-ISSUER=http://127.0.0.1:$PPORT
-taskset -c "$CLIENT_CORE" env PORT="$PPORT" NODE_NO_WARNINGS=1 \
-    REDIRECT_URIS="http://127.0.0.1:$TPORT/api/v3/toolkits/auth/callback" \
-    node tests/node/provider.mjs >"$WORK/provider.log" 2>&1 &
-P_PID=$!
-STARTED+=("$P_PID:provider.mjs")
-for _ in $(seq 200); do
-    grep -q "provider ready" "$WORK/provider.log" && break
-    sleep 0.05
-done
-if grep -q "provider ready" "$WORK/provider.log" &&
-    DIR="$WORK/catalog" ISSUER="$ISSUER" node --input-type=module -e \
-        "import { writeCatalog } from '$PWD/tests/node/lib/harness.mjs';
-         writeCatalog(process.env.DIR, process.env.ISSUER);" &&
-    start_tether oauth --listen "127.0.0.1:$TPORT" --catalog-dir "$WORK/catalog"; then
-    for s in wake flows; do
-        run_client taskset -c "$CLIENT_CORE" env TETHER_URL="$T_URL" TETHER_API_KEY="$KEY" \
-            TETHER_PID="$T_PID" node "bench/$s.mjs" >"$WORK/$s.out" 2>&1 || FAILED=$((FAILED + 1))
-        grep -v '^ROW|' "$WORK/$s.out" | sed 's/^/  /'
-        sed -n 's/^ROW|//p' "$WORK/$s.out" >>"$ROWS"
-    done
-    stop_pid "$T_PID" "$BIN"
-else
-    echo "bench: the OAuth stack did not start:" >&2
-    tail -20 "$WORK/provider.log" >&2
-    FAILED=$((FAILED + 1))
-fi
-stop_pid "$P_PID" provider.mjs
-
-# 6. Many parked long-polls on a fresh server whose links expire while they wait.
-echo "== 6. parked long-polls (links expire after $WAITER_LINK_TTL s)"
-if start_tether waiters --listen 127.0.0.1:0 --link-ttl "$WAITER_LINK_TTL"; then
-    run_client taskset -c "$CLIENT_CORE" env TETHER_URL="$T_URL" TETHER_API_KEY="$KEY" \
-        TETHER_PID="$T_PID" LINK_TTL="$WAITER_LINK_TTL" node bench/waiters.mjs \
-        >"$WORK/waiters.out" 2>&1 || FAILED=$((FAILED + 1))
-    grep -v '^ROW|' "$WORK/waiters.out" | sed 's/^/  /'
-    sed -n 's/^ROW|//p' "$WORK/waiters.out" >>"$ROWS"
-    stop_pid "$T_PID" "$BIN"
-else
-    FAILED=$((FAILED + 1))
-fi
-
-# --- the table ---------------------------------------------------------------------------------
-
-LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-HEAD="scenario|req/s|p50|p99|server CPU/req|server RSS|target|met"
-sort -t'|' -k1,1 -V "$ROWS" >"$WORK/sorted"
-NOTE="$NCPU cores: tether pinned to core $SERVER_CORE; wrk, the node clients and oidc-provider on core $CLIENT_CORE. Both share one machine, so other load skews every figure. Load average $LOAD0 at start, $LOAD1 at end; $(($(date +%s) - T_START)) s in all."
-echo
-echo "tether benchmark -- $NOTE"
-{ echo "$HEAD"; cat "$WORK/sorted"; } | awk -F'|' '
-    { for (i = 1; i <= NF; i++) { cell[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) }
-      if (NF > nf) nf = NF }
-    END { for (r = 1; r <= NR; r++) { line = ""
-            for (i = 1; i <= nf; i++) line = line sprintf("%-*s  ", w[i], cell[r, i])
-            sub(/ +$/, "", line); print line
-            if (r == 1) { line = ""; for (i = 1; i <= nf; i++) { d = sprintf("%*s", w[i], "")
-                gsub(/ /, "-", d); line = line d "  " } sub(/ +$/, "", line); print line } } }'
-{
-    echo "# tether benchmark"
-    echo
-    echo "$NOTE"
-    echo
-    echo "| ${HEAD//|/ | } |"
-    echo "|---|---:|---:|---:|---:|---:|---|---|"
-    while IFS= read -r r; do echo "| ${r//|/ | } |"; done <"$WORK/sorted"
-} >"$OUT_MD"
-echo
-echo "bench: table written to $OUT_MD"
+want 8 && bench_startup
+{ want 1 || want 2 || want 3 || want 4; } && bench_api
+want 4 && bench_nginx
+{ want 5 || want 7; } && bench_oauth
+want 6 && bench_waiters
+print_table
 [ "$FAILED" -eq 0 ] || { echo "bench: $FAILED scenario(s) did not run to completion" >&2; exit 1; }

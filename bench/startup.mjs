@@ -34,6 +34,8 @@ async function once(measureIdle) {
     const t0 = performance.now();
     const child = spawn('taskset', args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     trackPid(child.pid);
+    const reap = () => child.kill('SIGKILL');
+    process.on('exit', reap);
     let log = '';
     child.stderr.on('data', (b) => {
         if (log.length < 8192) log += b;
@@ -58,6 +60,7 @@ async function once(measureIdle) {
         const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;
         clearTimeout(killer);
+        process.off('exit', reap);
     }
 }
 

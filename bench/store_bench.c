@@ -142,15 +142,15 @@ main(int argc, char **argv)
     int errors = 0;
     double w = run(s, write_job, nthreads, per, 0, &errors);
     double ops = 2.0 * nthreads * per; /* create_linked + activate */
-    printf("store_bench: account writes/s %.0f (%d threads, %.0f create+activate, %.2f s)\n", ops / w, nthreads,
-           ops, w);
+    printf("store_bench: account writes/s %.0f (%d threads, %.0f create+activate, %.2f s)\n",
+           ops / w, nthreads, ops, w);
     double u = run(s, update_job, nthreads, per, per, &errors);
     printf("store_bench: status writes/s %.0f (%d threads, %d disable/enable with event, %.2f s)\n",
            (double)nthreads * per / u, nthreads, nthreads * per, u);
     double r = run(s, read_job, nthreads, per * 4, per, &errors);
     double rops = 4.0 * nthreads * per;
-    printf("store_bench: reads/s %.0f (%d threads, %.0f reads, %.2f s)\n", rops / r, nthreads,
-           rops, r);
+    printf("store_bench: reads/s %.0f (%d threads, %.0f reads, %.2f s)\n", rops / r, nthreads, rops,
+           r);
     store_close(s);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (errors != 0) {

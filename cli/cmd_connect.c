@@ -60,6 +60,8 @@ parse(struct cli_ctx *ctx, int argc, char **argv, struct connect_args *a)
             return CLI_EXIT_USAGE;
         }
     }
+    if (optind != argc - 1 && a->wait_s > 0)
+        return cli_usage_error(ctx, "expected exactly one toolkit slug (a wait is --wait=SECONDS)");
     if (optind != argc - 1)
         return cli_usage_error(ctx, "expected exactly one toolkit slug");
     a->toolkit = argv[optind];

@@ -1,4 +1,4 @@
-/* handlers.h -- every HTTP handler of the faces (api/, web/), for the route table. */
+/* handlers.h -- every HTTP handler of the faces (api/, web/, mcp/), for the route table. */
 #ifndef TETHER_API_HANDLERS_H
 #define TETHER_API_HANDLERS_H
 #include "http/http.h"
@@ -29,6 +29,15 @@ void api_tool_get(struct http_req *r);
 void api_tool_execute(struct http_req *r);
 void api_tool_proxy(struct http_req *r);
 void api_session_proxy(struct http_req *r);
+/* api/project.c */
+void api_project_settings_get(struct http_req *r);
+void api_project_settings_update(struct http_req *r);
+/* api/session_tools.c */
+void api_session_tools(struct http_req *r);
+void api_session_execute(struct http_req *r);
+void api_session_execute_meta(struct http_req *r);
+/* mcp/mcp.c */
+void mcp_post(struct http_req *r);
 /* api/system.c */
 void api_healthz(struct http_req *r);
 void api_metrics(struct http_req *r);

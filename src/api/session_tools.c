@@ -38,7 +38,7 @@ api_session_tools(struct http_req *r)
     char next[24];
     snprintf(next, sizeof next, "%ld", offset + limit);
     http_reply_json(r, 200,
-                    json_pack("{so ss* sI sI sI}", "items", items, "next_cursor",
+                    json_pack("{so ss? sI sI sI}", "items", items, "next_cursor",
                               offset + limit < total ? next : NULL, "total_pages",
                               (json_int_t)((total + limit - 1) / limit), "current_page",
                               (json_int_t)(offset / limit + 1), "total_items", (json_int_t)total));
@@ -86,7 +86,7 @@ park(struct http_req *r, struct tool_exec *x)
 
 static const char *const EXEC_KEYS[] = {"tool_slug", "slug", "arguments", "account",
                                         "enable_auto_workbench_offload", "version",
-                                        "allow_tracing", NULL};
+                                        "allow_tracing", "experimental", NULL};
 
 /* Reads the execute body into call; meta_only: the execute_meta alias, which runs meta tools. */
 static int

@@ -475,8 +475,10 @@ run_manage(struct tool_exec *x)
                                         " with those toolkits to know when they are connected."
                                       : "");
     else
-        snprintf(msg, sizeof msg, "%s", errors == x->ntk ? "No toolkit could be connected."
-                                                         : "Nothing for the user to do.");
+        snprintf(msg, sizeof msg, "%s",
+                 errors == x->ntk ? "No toolkit could be connected: see results."
+                 : errors > 0     ? "Some toolkits could not be connected: see results."
+                                  : "Every toolkit is connected; nothing for the user to do.");
     json_t *data = json_pack("{so ss}", "results", results, "message", msg);
     if (errors == x->ntk)
         finishf(x, data, "no toolkit could be connected: see results");
@@ -993,7 +995,7 @@ metatools_exec_result(struct tool_exec *x)
         x->logged = 1;
         log_exec(x);
     }
-    return json_pack("{sO ss* ss}", "data", x->data, "error", x->error, "log_id", x->log_id);
+    return json_pack("{sO ss? ss}", "data", x->data, "error", x->error, "log_id", x->log_id);
 }
 
 void

@@ -3,6 +3,7 @@
 #ifndef TETHER_CORE_PROJECTS_H
 #define TETHER_CORE_PROJECTS_H
 #include <stddef.h>
+#include <jansson.h>
 #include "core/core.h"
 
 #define PROJECTS_KEY_MAX 64
@@ -23,3 +24,12 @@ int projects_key_create(struct core *c, const char *project_id, char key_id[STOR
                         char key[PROJECTS_KEY_MAX], struct err *e);
 
 #endif
+
+/* Project settings, set by the project's own key:
+ *   {"callback_origins": ["https://app.example", ...]   -- when non-empty, callback URLs must be on
+ *                                                          one of these origins
+ *    "branding": {"name","logo_url","accent_color","support_url"}}  -- Connect Link pages
+ * body replaces the keys it names. *out receives the new settings (new reference). */
+int projects_settings_update(struct core *c, const char *project_id, const json_t *body,
+                             json_t **out, struct err *e);
+int projects_settings_get(struct core *c, const char *project_id, json_t **out, struct err *e);

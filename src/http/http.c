@@ -23,7 +23,7 @@
 static struct MHD_Daemon *daemon_;
 static struct http_options opts;
 
-static const char CSP[] = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+static const char CSP[] = "default-src 'none'; img-src 'self' data: https:; style-src 'unsafe-inline'; "
                           "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
 
 static struct http_req *

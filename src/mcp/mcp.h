@@ -20,8 +20,8 @@
 #define MCP_MAX_BATCH 32     /* messages in one POST */
 #define MCP_PAGE 100         /* tools per tools/list page */
 
-/* POST /tool_router/{id}/mcp (also under /api/v3 and /api/v3.1). */
-void mcp_post(struct http_req *r);
+/* The handler, mcp_post (POST /tool_router/{id}/mcp, also under /api/v3 and /api/v3.1), is
+ * declared with the other faces' handlers in api/handlers.h. */
 
 /* 1 when v is a protocol version this server speaks. */
 int mcp_version_supported(const char *v);

@@ -414,7 +414,7 @@ store_managed_app_get(struct store *s, const char *toolkit, struct st_managed_ap
     return s->ops->managed_app_get(s->be, toolkit, out);
 }
 
-/* ---- auth configs ----------------------------------------------------------------------------- */
+/* ---- auth configs ---------------------------------------------------------------------------- */
 
 int
 store_auth_config_create(struct store *s, const struct st_auth_config *c)
@@ -422,8 +422,8 @@ store_auth_config_create(struct store *s, const struct st_auth_config *c)
     if (c == NULL || !fits(c->id, STORE_ID) || !fits(c->project_id, STORE_ID) ||
         !fits(c->toolkit, STORE_ID))
         return bad_arg(__func__, "id");
-    if (!fits(c->auth_scheme, sizeof c->auth_scheme) || strnlen(c->name, sizeof c->name) ==
-                                                            sizeof c->name)
+    if (!fits(c->auth_scheme, sizeof c->auth_scheme) ||
+        strnlen(c->name, sizeof c->name) == sizeof c->name)
         return bad_arg(__func__, "name");
     if (!text_ok(c->client_id) || !text_ok(c->scopes) || !text_ok(c->extra) ||
         !blob_ok(c->secret_enc, c->secret_len))
@@ -441,8 +441,8 @@ store_auth_config_get(struct store *s, const char *project_id, const char *id,
 }
 
 int
-store_auth_config_newest(struct store *s, const char *project_id, const char *toolkit,
-                         int managed, struct st_auth_config *out)
+store_auth_config_newest(struct store *s, const char *project_id, const char *toolkit, int managed,
+                         struct st_auth_config *out)
 {
     if (!fits(project_id, STORE_ID) || !fits(toolkit, STORE_ID))
         return STORE_NOTFOUND;
@@ -501,7 +501,7 @@ store_auth_config_delete(struct store *s, const char *project_id, const char *id
     return s->ops->auth_config_delete(s->be, project_id, id);
 }
 
-/* ---- sessions --------------------------------------------------------------------------------- */
+/* ---- sessions -------------------------------------------------------------------------------- */
 
 int
 store_session_create(struct store *s, const struct st_session *x)
@@ -540,7 +540,7 @@ store_session_delete(struct store *s, const char *project_id, const char *id)
     return s->ops->session_delete(s->be, project_id, id);
 }
 
-/* ---- connected accounts ----------------------------------------------------------------------- */
+/* ---- connected accounts ---------------------------------------------------------------------- */
 
 int
 store_account_create_linked(struct store *s, const struct st_account *a, const struct st_link *l)
@@ -670,8 +670,8 @@ store_account_expire_due(struct store *s, int64_t now_ms, char (**ids)[STORE_ID]
 }
 
 int
-store_account_count_by_status(struct store *s,
-                              void (*fn)(void *arg, const char *status, int64_t n), void *arg)
+store_account_count_by_status(struct store *s, void (*fn)(void *arg, const char *status, int64_t n),
+                              void *arg)
 {
     struct store_count *items = NULL;
     size_t n = 0;
@@ -684,7 +684,7 @@ store_account_count_by_status(struct store *s,
     return 0;
 }
 
-/* ---- Connect Links ---------------------------------------------------------------------------- */
+/* ---- Connect Links --------------------------------------------------------------------------- */
 
 int
 store_link_get(struct store *s, const unsigned char token_hash[STORE_HASH], struct st_link *out)
@@ -742,7 +742,8 @@ store_event_list(struct store *s, const char *project_id, const char *account_id
 
 /* ---- *_clear ------------------------------------------------------------------------------ */
 
-/* Frees a sealed blob after wiping it; sealed values are not plaintext, but cost nothing to wipe. */
+/* Frees a sealed blob after wiping it; sealed values are not plaintext, but cost nothing to wipe.
+ */
 static void
 free_sealed(unsigned char *p, size_t n)
 {

@@ -8,12 +8,12 @@
 #include "store/store.h"
 
 #define STORE_OPS_VERSION 1
-#define STORE_LIST_MAX 100        /* entries in one filter list (user_ids, toolkits, ...) */
-#define STORE_FROM_MAX 8          /* statuses in a transition's from list */
-#define STORE_PAGE_MAX 1000       /* rows in one page */
-#define STORE_PAGE_DEFAULT 20     /* rows when the caller passes a limit <= 0 */
-#define STORE_TEXT_MAX (1 << 20)  /* bytes in one JSON text or sealed blob */
-#define STORE_EACH_MAX 10000      /* rows handed to one *_each callback loop */
+#define STORE_LIST_MAX 100       /* entries in one filter list (user_ids, toolkits, ...) */
+#define STORE_FROM_MAX 8         /* statuses in a transition's from list */
+#define STORE_PAGE_MAX 1000      /* rows in one page */
+#define STORE_PAGE_DEFAULT 20    /* rows when the caller passes a limit <= 0 */
+#define STORE_TEXT_MAX (1 << 20) /* bytes in one JSON text or sealed blob */
+#define STORE_EACH_MAX 10000     /* rows handed to one *_each callback loop */
 
 struct store_be; /* a backend's own state */
 
@@ -94,8 +94,8 @@ struct store_ops {
     int (*account_list)(struct store_be *b, const struct st_account_query *q,
                         const struct store_cursor *cur, int limit, struct st_account_page *out,
                         int *more);
-    int (*account_active_for_user)(struct store_be *b, const char *project_id,
-                                   const char *user_id, struct st_account_page *out);
+    int (*account_active_for_user)(struct store_be *b, const char *project_id, const char *user_id,
+                                   struct st_account_page *out);
     /* from holds 1..STORE_FROM_MAX statuses. */
     int (*account_transition)(struct store_be *b, const char *id, const char *const *from,
                               const char *to, const char *reason);
@@ -118,8 +118,8 @@ struct store_ops {
     int (*link_mark_used)(struct store_be *b, const unsigned char token_hash[STORE_HASH]);
 
     /* limit is already clamped to 1..STORE_PAGE_MAX. */
-    int (*event_list)(struct store_be *b, const char *project_id, const char *account_id,
-                      int limit, struct st_event **out, size_t *n);
+    int (*event_list)(struct store_be *b, const char *project_id, const char *account_id, int limit,
+                      struct st_event **out, size_t *n);
 };
 
 extern const struct store_ops store__sqlite;

@@ -36,23 +36,23 @@
 #define KEY_COLS "id, project_id, hint, created_at, revoked_at"
 #define APP_COLS "toolkit, client_id, secret_enc, scopes"
 #define AC_COLS                                                                                    \
-    "c.id, c.project_id, c.toolkit, c.auth_scheme, c.name, c.is_managed, c.disabled, "            \
-    "c.client_id, c.secret_enc, c.scopes, c.extra, c.created_at, c.updated_at, "                  \
+    "c.id, c.project_id, c.toolkit, c.auth_scheme, c.name, c.is_managed, c.disabled, "             \
+    "c.client_id, c.secret_enc, c.scopes, c.extra, c.created_at, c.updated_at, "                   \
     "(SELECT count(*) FROM accounts a WHERE a.auth_config_id = c.id)"
 #define SESSION_COLS "id, project_id, user_id, config, version, created_at, updated_at"
 #define ACCOUNT_COLS                                                                               \
-    "id, project_id, user_id, toolkit, auth_config_id, status, status_reason, is_disabled, "      \
+    "id, project_id, user_id, toolkit, auth_config_id, status, status_reason, is_disabled, "       \
     "alias, word_id, creds_enc, data, created_at, updated_at, connected_at, expires_at"
 #define LINK_COLS                                                                                  \
-    "token_hash, account_id, project_id, session_id, callback_url, state_hash, verifier_enc, "    \
+    "token_hash, account_id, project_id, session_id, callback_url, state_hash, verifier_enc, "     \
     "created_at, expires_at, used_at"
 #define EVENT_COLS "seq, account_id, project_id, type, status, reason, at"
 #define PENDING "('INITIATED', 'INITIALIZING')"
 
 /* ?1 project, ?2 toolkit or NULL, ?3 managed (-1 any), ?4 show disabled, ?5 search or NULL. */
 #define AC_FILTER                                                                                  \
-    "c.project_id = ?1 AND (?2 IS NULL OR c.toolkit = ?2) AND (?3 < 0 OR c.is_managed = ?3) "     \
-    "AND (?4 OR c.disabled = 0) AND (?5 IS NULL OR instr(lower(c.name), lower(?5)) > 0 "          \
+    "c.project_id = ?1 AND (?2 IS NULL OR c.toolkit = ?2) AND (?3 < 0 OR c.is_managed = ?3) "      \
+    "AND (?4 OR c.disabled = 0) AND (?5 IS NULL OR instr(lower(c.name), lower(?5)) > 0 "           \
     "OR instr(lower(c.toolkit), lower(?5)) > 0)"
 
 enum rst {
@@ -157,10 +157,11 @@ static const char *const wsql[W__COUNT] = {
                      "VALUES (?1, ?2, ?3, ?4, ?5)",
     [W_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ?3 "
                      "ELSE revoked_at END WHERE project_id = ?1 AND id = ?2",
-    [W_APP_UPSERT] = "INSERT INTO managed_apps (toolkit, client_id, secret_enc, scopes, updated_at) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (toolkit) DO UPDATE SET "
-                     "client_id = excluded.client_id, secret_enc = excluded.secret_enc, "
-                     "scopes = excluded.scopes, updated_at = excluded.updated_at",
+    [W_APP_UPSERT] =
+        "INSERT INTO managed_apps (toolkit, client_id, secret_enc, scopes, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (toolkit) DO UPDATE SET "
+        "client_id = excluded.client_id, secret_enc = excluded.secret_enc, "
+        "scopes = excluded.scopes, updated_at = excluded.updated_at",
     [W_AC_INSERT] = "INSERT INTO auth_configs (id, project_id, toolkit, auth_scheme, name, "
                     "is_managed, disabled, client_id, secret_enc, scopes, extra, created_at, "
                     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -189,7 +190,8 @@ static const char *const wsql[W__COUNT] = {
                            "creds_enc = ?2, data = coalesce(?3, data), expires_at = ?4, "
                            "connected_at = ?5, updated_at = ?5, pending_expires_at = 0 "
                            "WHERE id = ?1 AND status IN " PENDING " RETURNING project_id",
-    [W_ACCOUNT_STATE] = "SELECT status, is_disabled FROM accounts WHERE project_id = ?1 AND id = ?2",
+    [W_ACCOUNT_STATE] =
+        "SELECT status, is_disabled FROM accounts WHERE project_id = ?1 AND id = ?2",
     [W_ACCOUNT_SET_DISABLED] = "UPDATE accounts SET is_disabled = ?3, status = ?4, updated_at = ?5 "
                                "WHERE project_id = ?1 AND id = ?2",
     [W_ACCOUNT_DELETE] = "DELETE FROM accounts WHERE project_id = ?1 AND id = ?2 RETURNING status",
@@ -1067,8 +1069,7 @@ sq_close(struct store_be *b)
     pthread_cond_signal(&b->wake);
     pthread_mutex_unlock(&b->mu);
     pthread_join(b->writer, NULL);
-    log_info("store: closed", "writes=%lld batches=%lld", (long long)b->ops,
-             (long long)b->batches);
+    log_info("store: closed", "writes=%lld batches=%lld", (long long)b->ops, (long long)b->batches);
     pthread_key_delete(b->rkey);
     close_readers(b);
     be_free(b);
@@ -1173,8 +1174,12 @@ static int
 sq_project_all(struct store_be *b, struct st_project **items, size_t *n)
 {
     struct val v[] = {V_INT(STORE_EACH_MAX)};
-    return read_all(b, R_PROJECT_ALL, v, NVALS(v), row_project, clr_project, sizeof **items,
-                    STORE_EACH_MAX, (void **)items, n, "project_all");
+    void *arr = NULL;
+    int rc = read_all(b, R_PROJECT_ALL, v, NVALS(v), row_project, clr_project, sizeof **items,
+                      STORE_EACH_MAX, &arr, n, "project_all");
+    if (rc == 0)
+        *items = arr;
+    return rc;
 }
 
 static int
@@ -1208,8 +1213,12 @@ static int
 sq_key_all(struct store_be *b, const char *project_id, struct st_api_key **items, size_t *n)
 {
     struct val v[] = {V_TEXT(project_id), V_INT(STORE_EACH_MAX)};
-    return read_all(b, R_KEY_ALL, v, NVALS(v), row_key, NULL, sizeof **items, STORE_EACH_MAX,
-                    (void **)items, n, "key_all");
+    void *arr = NULL;
+    int rc = read_all(b, R_KEY_ALL, v, NVALS(v), row_key, NULL, sizeof **items, STORE_EACH_MAX,
+                      &arr, n, "key_all");
+    if (rc == 0)
+        *items = arr;
+    return rc;
 }
 
 static int
@@ -1241,7 +1250,7 @@ sq_managed_app_get(struct store_be *b, const char *toolkit, struct st_managed_ap
     return rc;
 }
 
-/* ---- auth configs ----------------------------------------------------------------------------- */
+/* ---- auth configs ---------------------------------------------------------------------------- */
 
 static int
 sq_auth_config_create(struct store_be *b, const struct st_auth_config *c)
@@ -1277,8 +1286,8 @@ sq_auth_config_get(struct store_be *b, const char *project_id, const char *id,
 }
 
 static int
-sq_auth_config_newest(struct store_be *b, const char *project_id, const char *toolkit,
-                      int managed, struct st_auth_config *out)
+sq_auth_config_newest(struct store_be *b, const char *project_id, const char *toolkit, int managed,
+                      struct st_auth_config *out)
 {
     struct st_auth_config c = {0};
     struct val v[] = {V_TEXT(project_id), V_TEXT(toolkit), V_INT(managed)};
@@ -1305,11 +1314,13 @@ sq_auth_config_list(struct store_be *b, const struct st_auth_config_query *q,
     /* Count and page from one snapshot. */
     if (read_ctl(b, R_BEGIN) != 0)
         return STORE_ERR;
+    void *arr = NULL;
     int rc = read_one(b, R_AC_COUNT, v, 5, row_int, &page.total, "auth_config_count");
     if (rc == 0)
         rc = read_all(b, R_AC_PAGE, v, NVALS(v), row_ac, clr_ac, sizeof *page.items,
-                      (size_t)limit + 1, (void **)&page.items, &page.n, "auth_config_list");
+                      (size_t)limit + 1, &arr, &page.n, "auth_config_list");
     read_ctl(b, R_COMMIT);
+    page.items = arr;
     if (rc != 0)
         return rc;
     *more = page.n > (size_t)limit;
@@ -1336,7 +1347,7 @@ sq_auth_config_delete(struct store_be *b, const char *project_id, const char *id
     return write_simple(b, W_AC_DELETE, v, NVALS(v), 1, "auth_config_delete");
 }
 
-/* ---- sessions --------------------------------------------------------------------------------- */
+/* ---- sessions -------------------------------------------------------------------------------- */
 
 static int
 sq_session_create(struct store_be *b, const struct st_session *x)
@@ -1398,7 +1409,7 @@ sq_session_delete(struct store_be *b, const char *project_id, const char *id)
     return write_simple(b, W_SESSION_DELETE, v, NVALS(v), 1, "session_delete");
 }
 
-/* ---- connected accounts: writes ---------------------------------------------------------------- */
+/* ---- connected accounts: writes -------------------------------------------------------------- */
 
 struct a_create_linked {
     const struct st_account *a;
@@ -1635,8 +1646,10 @@ w_expire_chunk(struct store_be *b, void *arg)
     if (st == NULL)
         return STORE_ERR;
     struct val v[] = {V_INT(x->cutoff), V_INT(EXPIRE_CHUNK)};
-    int rc = step_all(b->wdb, st, v, NVALS(v), row_due, NULL, sizeof *x->rows, EXPIRE_CHUNK,
-                      (void **)&x->rows, &x->n, "account_expire_due");
+    void *arr = NULL;
+    int rc = step_all(b->wdb, st, v, NVALS(v), row_due, NULL, sizeof *x->rows, EXPIRE_CHUNK, &arr,
+                      &x->n, "account_expire_due");
+    x->rows = arr;
     for (size_t i = 0; rc == 0 && i < x->n; i++) {
         struct val u[] = {V_TEXT(x->rows[i].id), V_INT(x->now)};
         rc = wrun(b, W_ACCOUNT_EXPIRE, u, NVALS(u), 0, "account_expire");
@@ -1684,7 +1697,7 @@ sq_account_expire_due(struct store_be *b, int64_t now_ms, char (**ids)[STORE_ID]
     return 0;
 }
 
-/* ---- connected accounts: reads ------------------------------------------------------------------ */
+/* ---- connected accounts: reads --------------------------------------------------------------- */
 
 static int
 sq_account_get(struct store_be *b, const char *project_id, const char *id, struct st_account *out)
@@ -1714,11 +1727,12 @@ sq_account_active_for_user(struct store_be *b, const char *project_id, const cha
 {
     struct st_account_page page = {0};
     struct val v[] = {V_TEXT(project_id), V_TEXT(user_id)};
+    void *arr = NULL;
     int rc = read_all(b, R_ACCOUNT_ACTIVE, v, NVALS(v), row_account, clr_account,
-                      sizeof *page.items, STORE_PAGE_MAX, (void **)&page.items, &page.n,
-                      "account_active_for_user");
+                      sizeof *page.items, STORE_PAGE_MAX, &arr, &page.n, "account_active_for_user");
     if (rc != 0)
         return rc;
+    page.items = arr;
     page.total = (int64_t)page.n;
     *out = page;
     return 0;
@@ -1815,9 +1829,11 @@ account_page(struct store_be *b, struct where *w, const struct store_cursor *cur
     buf_free(&sql);
     if (st == NULL)
         return STORE_ERR;
+    void *arr = NULL;
     int rc = step_all(db, st, w->v, w->nv, row_account, clr_account, sizeof *page->items,
-                      (size_t)limit + 1, (void **)&page->items, &page->n, "account_list");
+                      (size_t)limit + 1, &arr, &page->n, "account_list");
     sqlite3_finalize(st);
+    page->items = arr;
     return rc;
 }
 
@@ -1857,11 +1873,15 @@ sq_account_list(struct store_be *b, const struct st_account_query *q,
 static int
 sq_account_counts(struct store_be *b, struct store_count **items, size_t *n)
 {
-    return read_all(b, R_ACCOUNT_COUNTS, NULL, 0, row_count, NULL, sizeof **items, 64,
-                    (void **)items, n, "account_counts");
+    void *arr = NULL;
+    int rc = read_all(b, R_ACCOUNT_COUNTS, NULL, 0, row_count, NULL, sizeof **items, 64, &arr, n,
+                      "account_counts");
+    if (rc == 0)
+        *items = arr;
+    return rc;
 }
 
-/* ---- Connect Links ---------------------------------------------------------------------------- */
+/* ---- Connect Links --------------------------------------------------------------------------- */
 
 static int
 sq_link_get(struct store_be *b, const unsigned char token_hash[STORE_HASH], struct st_link *out)
@@ -1929,8 +1949,12 @@ sq_event_list(struct store_be *b, const char *project_id, const char *account_id
               struct st_event **out, size_t *n)
 {
     struct val v[] = {V_TEXT(project_id), V_TEXT(account_id), V_INT(limit)};
-    return read_all(b, R_EVENT_LIST, v, NVALS(v), row_event, clr_event, sizeof **out,
-                    (size_t)limit, (void **)out, n, "event_list");
+    void *arr = NULL;
+    int rc = read_all(b, R_EVENT_LIST, v, NVALS(v), row_event, clr_event, sizeof **out,
+                      (size_t)limit, &arr, n, "event_list");
+    if (rc == 0)
+        *out = arr;
+    return rc;
 }
 
 const struct store_ops store__sqlite = {

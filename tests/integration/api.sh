@@ -73,6 +73,17 @@ AC=$(jget .auth_config.id)
 api GET /api/v3.1/auth_configs/$AC; expect_status "get auth config" 200
 check "client secret is never returned" bash -c "! grep -q csecret <<<'$BODY'"
 api GET '/api/v3.1/auth_configs?toolkit_slug=github'; expect_status "list auth configs" 200
+api PATCH /api/v3.1/project/settings '{"callback_origins":["https://app.example"]}'
+expect_status "set callback origins" 200
+api POST "/api/v3.1/tool_router/session/$SID/link" '{"toolkit":"github","callback_url":"https://other.example/cb"}'
+expect_status "callback outside the allowlist -> 400" 400
+for s in '{"callback_origins":["https://app.example/path"]}' '{"callback_origins":"x"}' \
+         '{"branding":{"accent_color":"red"}}' '{"branding":{"logo_url":"javascript:x"}}' '{"nope":1}'; do
+  api PATCH /api/v3.1/project/settings "$s"; expect_status "bad settings refused: $s" 400
+done
+api PATCH /api/v3.1/project/settings '{"branding":{"name":"Acme <b>AI</b>","accent_color":"#112233"}}'
+expect_status "set branding" 200
+check "allowlist kept when branding changes" [ "$(jget .settings.callback_origins.length)" = 1 ]
 api GET "/api/v3.1/tool_router/session/$SID/toolkits?toolkits=github,hackernews"
 expect_status "session toolkits filtered" 200
 check "two toolkits listed" [ "$(jget .items.length)" = 2 ]
@@ -100,6 +111,7 @@ check "unknown account code is 1803" [ "$(jget .error.code)" = 1803 ]
 page=$(curl -s -c "$T_TMP/jar" "$LINK")
 check "link page shows the toolkit" grep -q 'Connect your GitHub account' <<<"$page"
 check "link page has a CSRF field" grep -q 'name="csrf"' <<<"$page"
+check "branding name shown, HTML-escaped" grep -q 'Acme &lt;b&gt;AI&lt;/b&gt;' <<<"$page"
 hdrs=$(curl -s -D - -o /dev/null "$LINK")
 check "page sends CSP frame-ancestors none" grep -qi "frame-ancestors 'none'" <<<"$hdrs"
 check "page sends no-store" grep -qi 'cache-control: no-store' <<<"$hdrs"

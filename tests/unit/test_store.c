@@ -151,9 +151,9 @@ TEST(store_open_migrate_reopen)
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*), max(version) FROM schema_version", -1, &st,
-                                 NULL),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, "SELECT count(*), max(version) FROM schema_version", -1, &st, NULL),
+        SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
     ASSERT_EQ(sqlite3_column_int(st, 0), sqlite3_column_int(st, 1));
     ASSERT(sqlite3_column_int(st, 0) >= 1);
@@ -304,7 +304,7 @@ TEST(store_managed_apps)
     store_close(s);
 }
 
-/* ---- auth configs ----------------------------------------------------------------------------- */
+/* ---- auth configs ---------------------------------------------------------------------------- */
 
 static int
 add_config(struct store *s, const char *project, const char *id, const char *toolkit,
@@ -387,14 +387,14 @@ TEST(store_auth_configs)
     ASSERT_STR(pg.next_cursor, "");
     st_auth_config_page_clear(&pg);
 
-    struct st_auth_config_query q2 = {.project_id = "pr_a", .managed = 0, .show_disabled = 1,
-                                      .toolkit = "gmail", .limit = 10};
+    struct st_auth_config_query q2 = {
+        .project_id = "pr_a", .managed = 0, .show_disabled = 1, .toolkit = "gmail", .limit = 10};
     ASSERT_EQ(store_auth_config_list(s, &q2, &pg), 0);
     ASSERT_EQ(pg.total, 1);
     ASSERT_STR(pg.items[0].id, "ac_2");
     st_auth_config_page_clear(&pg);
-    struct st_auth_config_query q3 = {.project_id = "pr_a", .managed = -1, .show_disabled = 1,
-                                      .search = "GITH", .limit = 10};
+    struct st_auth_config_query q3 = {
+        .project_id = "pr_a", .managed = -1, .show_disabled = 1, .search = "GITH", .limit = 10};
     ASSERT_EQ(store_auth_config_list(s, &q3, &pg), 0);
     ASSERT_EQ(pg.total, 1);
     ASSERT_STR(pg.items[0].id, "ac_3");
@@ -408,7 +408,7 @@ TEST(store_auth_configs)
     store_close(s);
 }
 
-/* ---- sessions --------------------------------------------------------------------------------- */
+/* ---- sessions -------------------------------------------------------------------------------- */
 
 TEST(store_sessions)
 {
@@ -525,10 +525,8 @@ TEST(store_account_lifecycle)
     ASSERT_EQ(store_account_transition(s, "ca_1", from_pending, "FAILED", "nope"), STORE_NOTFOUND);
     ASSERT_EQ(event_count(s, "pr_a", "ca_1"), before);
     ASSERT_EQ(store_account_transition(s, "ca_1", from_active, "EXPIRED", "refresh failed"), 0);
-    ASSERT_EQ(store_account_transition(s, "ca_1", from_active, "EXPIRED", "again"),
-              STORE_NOTFOUND);
-    ASSERT_EQ(store_account_transition(s, "ca_nope", from_active, "EXPIRED", NULL),
-              STORE_NOTFOUND);
+    ASSERT_EQ(store_account_transition(s, "ca_1", from_active, "EXPIRED", "again"), STORE_NOTFOUND);
+    ASSERT_EQ(store_account_transition(s, "ca_nope", from_active, "EXPIRED", NULL), STORE_NOTFOUND);
     ASSERT_EQ(store_account_get(s, "pr_a", "ca_1", &a), 0);
     ASSERT_STR(a.status, "EXPIRED");
     ASSERT_STR(a.status_reason, "refresh failed");
@@ -725,7 +723,7 @@ TEST(store_account_pagination)
     store_close(s);
 }
 
-/* ---- links ------------------------------------------------------------------------------------ */
+/* ---- links ----------------------------------------------------------------------------------- */
 
 TEST(store_link_states)
 {
@@ -733,8 +731,8 @@ TEST(store_link_states)
     ASSERT_EQ(store_project_create(s, "pr_a", "A"), 0);
     ASSERT_EQ(add_account(s, "pr_a", "ca_1", "u1", "gmail", 0, 1, INT64_MAX / 2), 0);
     ASSERT_EQ(add_account(s, "pr_a", "ca_2", "u1", "gmail", 0, 2, INT64_MAX / 2), 0);
-    unsigned char t1[STORE_HASH], t2[STORE_HASH], s1[STORE_HASH], s2[STORE_HASH],
-        s3[STORE_HASH], nope[STORE_HASH];
+    unsigned char t1[STORE_HASH], t2[STORE_HASH], s1[STORE_HASH], s2[STORE_HASH], s3[STORE_HASH],
+        nope[STORE_HASH];
     hash_of(t1, 1, 'T');
     hash_of(t2, 2, 'T');
     hash_of(s1, 1, 'S');
