@@ -14,11 +14,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
             -Wno-unused-parameter
 OPT      ?= -O2 -g
-CFLAGS   := $(OPT) $(EXTRA_CFLAGS) -std=gnu17 $(WARN) -fPIC -D_GNU_SOURCE -DTETHER_VERSION='"$(VERSION)"' \
+override CFLAGS := $(OPT) $(CFLAGS) -std=gnu17 $(WARN) -fPIC -D_GNU_SOURCE -DTETHER_VERSION='"$(VERSION)"' \
             -Isrc -Iinclude -I. -I$(BUILD)/gen $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 ifneq ($(SANITIZE),)
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
