@@ -169,6 +169,8 @@ serve(int argc, char **argv)
     }
     char err[256];
     routes_init();
+    routes_set_limits(strtod(env_or("TETHER_RATE_API", "100000"), NULL),
+                      strtod(env_or("TETHER_RATE_PAGES", "50"), NULL));
     struct http_options ho = {.listen = cf.listen, .threads = cf.threads, .app = &c,
                               .dispatch = routes_dispatch, .on_complete = routes_complete};
     if (outbound_start(cf.allow_http) != 0 || waiters_start(50000) != 0 ||

@@ -125,6 +125,24 @@ run_call(struct http_req *r, struct tool_run *run, struct outbound_req *req)
 
 /* ---- tools ------------------------------------------------------------------------------------ */
 
+/* Members of the Composio bodies that would bring other credentials or files: refused when set.
+ * -1 after replying. */
+static int
+unsupported_or_reply(struct http_req *r, const json_t *body)
+{
+    static const char *const keys[] = {"binary_body", "custom_auth_params",
+                                       "custom_connection_data", NULL};
+    for (const char *const *k = keys; *k; k++) {
+        json_t *v = json_object_get(body, *k);
+        if (v != NULL && !json_is_null(v)) {
+            http_reply_error(r, ERR_VALIDATION, "'%s' is not supported: calls use the connected "
+                                                "account's own credentials", *k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static const char *const EXECUTE_KEYS[] = {
     "connected_account_id", "arguments", "user_id", "version", "allow_tracing",
     "custom_auth_params", "custom_connection_data", "text", "entity_id", NULL};
@@ -148,6 +166,10 @@ api_tool_execute(struct http_req *r)
         api_fail(r, &e);
         return;
     }
+    if (unsupported_or_reply(r, body) != 0) {
+        json_decref(body);
+        return;
+    }
     if (text != NULL && args == NULL) {
         json_decref(body);
         http_reply_error(r, ERR_VALIDATION, "'text' is not supported; send 'arguments'");
@@ -166,9 +188,9 @@ api_tool_execute(struct http_req *r)
 
 /* ---- proxy ------------------------------------------------------------------------------------ */
 
-static const char *const PROXY_KEYS[] = {"endpoint", "method", "connected_account_id", "body",
-                                         "parameters", "toolkit_slug", "account", "binary_body",
-                                         NULL};
+static const char *const PROXY_KEYS[] = {
+    "endpoint", "method", "connected_account_id", "body", "parameters", "toolkit_slug", "account",
+    "binary_body", "custom_auth_params", "custom_connection_data", NULL};
 
 /* Reads a proxy body into *in (pointers into body). -1 after replying. */
 static int
@@ -183,11 +205,8 @@ proxy_call_or_reply(struct http_req *r, const json_t *body, struct proxy_call *i
         jv_string(body, "account", 0, 100, &sel, &e) != 0 ||
         jv_string(body, "toolkit_slug", 0, 64, &toolkit, &e) != 0)
         return api_fail(r, &e);
-    json_t *bin = json_object_get(body, "binary_body");
-    if (bin != NULL && !json_is_null(bin)) {
-        http_reply_error(r, ERR_VALIDATION, "'binary_body' is not supported; send 'body'");
+    if (unsupported_or_reply(r, body) != 0)
         return -1;
-    }
     *in = (struct proxy_call){.project_id = api_project(r), .toolkit = toolkit,
                               .account = account ? account : sel, .endpoint = endpoint,
                               .method = method,

@@ -154,6 +154,21 @@ http_input_valid(struct http_req *r)
 }
 
 void
+http_client_ip(struct http_req *r, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
+}
+
+void
 http_set_cookie(struct http_req *r, const char *cookie)
 {
     free(r->set_cookie);
@@ -223,6 +238,11 @@ http_reply_err(struct http_req *r, const struct err *e)
     /* The official SDK retries 5xx, 408, 409 and 429; say no where a retry cannot help. */
     if (status >= 500 || status == 409)
         MHD_add_response_header(resp, "x-should-retry", "false");
+    if (status == 429 && r->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     queue(r, status, resp);
 }
 
@@ -235,6 +255,13 @@ http_reply_error(struct http_req *r, enum err_code code, const char *fmt, ...)
     vsnprintf(e.message, sizeof e.message, fmt, ap);
     va_end(ap);
     http_reply_err(r, &e);
+}
+
+void
+http_reply_limited(struct http_req *r, int retry_after_s)
+{
+    r->retry_after = retry_after_s > 0 ? retry_after_s : 1;
+    http_reply_error(r, ERR_RATE_LIMITED, "too many requests; retry in %d s", r->retry_after);
 }
 
 void

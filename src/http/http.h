@@ -44,6 +44,7 @@ struct http_req {
     void *work;                  /* the handler's state while suspended */
     void (*work_free)(void *work);
     char *set_cookie;            /* Set-Cookie value for the next reply, owned */
+    int retry_after;             /* seconds, for a 429 */
     /* request-scoped allocations */
     void **keep;
     size_t nkeep, capkeep;
@@ -81,6 +82,8 @@ struct kv_list;
 int http_query_list(struct http_req *r, struct kv_list *out);
 /* 1 when the decoded path and every query argument is valid UTF-8 within size limits. */
 int http_input_valid(struct http_req *r);
+/* The peer's IP address as text ("127.0.0.1", "::1"); "" when unknown. */
+void http_client_ip(struct http_req *r, char *out, size_t outlen);
 /* Hands p to the request: free()d when the request ends. Returns p. */
 void *http_keep(struct http_req *r, void *p);
 
@@ -92,6 +95,8 @@ void http_reply_json(struct http_req *r, unsigned status, json_t *body); /* cons
 void http_reply_err(struct http_req *r, const struct err *e);
 void http_reply_error(struct http_req *r, enum err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* 429 through the funnel, with Retry-After. */
+void http_reply_limited(struct http_req *r, int retry_after_s);
 /* HTML page with CSP (no external sources), frame-ancestors 'none', no-store. Consumes html. */
 void http_reply_html(struct http_req *r, unsigned status, char *html);
 void http_reply_redirect(struct http_req *r, const char *location);

@@ -10,8 +10,11 @@
 #include "common/log.h"
 #include "core/projects.h"
 #include "http/metrics.h"
+#include "http/ratelimit.h"
 
-enum auth { AUTH_NONE, AUTH_KEY };
+/* AUTH_NONE: open and unlimited (health, metrics); AUTH_PAGE: open, limited per client IP;
+ * AUTH_KEY: an API key, limited per project. */
+enum auth { AUTH_NONE, AUTH_PAGE, AUTH_KEY };
 
 struct route {
     const char *method;
@@ -23,10 +26,10 @@ struct route {
 static const struct route ROUTES[] = {
     {"GET", "/healthz", api_healthz, AUTH_NONE},
     {"GET", "/metrics", api_metrics, AUTH_NONE},
-    {"GET", "/logos/{file}", api_logo, AUTH_NONE},
-    {"GET", "/link/{token}", web_link_page, AUTH_NONE},
-    {"POST", "/link/{token}", web_link_submit, AUTH_NONE},
-    {"GET", "@/toolkits/auth/callback", web_oauth_callback, AUTH_NONE},
+    {"GET", "/logos/{file}", api_logo, AUTH_PAGE},
+    {"GET", "/link/{token}", web_link_page, AUTH_PAGE},
+    {"POST", "/link/{token}", web_link_submit, AUTH_PAGE},
+    {"GET", "@/toolkits/auth/callback", web_oauth_callback, AUTH_PAGE},
     {"POST", "@/tool_router/session", api_session_create, AUTH_KEY},
     {"GET", "@/tool_router/session/{id}", api_session_get, AUTH_KEY},
     {"PATCH", "@/tool_router/session/{id}", api_session_update, AUTH_KEY},
@@ -59,6 +62,14 @@ static const struct route ROUTES[] = {
 #define NROUTES ((int)(sizeof ROUTES / sizeof ROUTES[0]))
 
 static char *names[NROUTES];
+static struct ratelimit *api_limit, *page_limit;
+
+void
+routes_set_limits(double api_per_s, double pages_per_s)
+{
+    api_limit = ratelimit_new(api_per_s, api_per_s * 2);
+    page_limit = ratelimit_new(pages_per_s, pages_per_s * 2);
+}
 
 void
 routes_init(void)
@@ -185,8 +196,22 @@ routes_dispatch(struct http_req *r)
                          HTTP_MAX_BODY);
         return;
     }
-    if (ROUTES[i].auth == AUTH_KEY && authenticate(r) != 0)
-        return;
+    int retry = 0;
+    if (ROUTES[i].auth == AUTH_KEY) {
+        if (authenticate(r) != 0)
+            return;
+        if (!ratelimit_take(api_limit, r->auth, &retry)) {
+            http_reply_limited(r, retry);
+            return;
+        }
+    } else if (ROUTES[i].auth == AUTH_PAGE) {
+        char ip[64];
+        http_client_ip(r, ip, sizeof ip);
+        if (!ratelimit_take(page_limit, ip, &retry)) {
+            http_reply_limited(r, retry);
+            return;
+        }
+    }
     ROUTES[i].handler(r);
 }
 

@@ -2,7 +2,13 @@
 // authorize, connected accounts, auth configs, toolkits, errors, and no SDK validation warnings.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { api, captureWarnings, completeConnectLink, startStack } from './lib/harness.mjs';
+import {
+    api,
+    captureWarnings,
+    completeConnectLink,
+    fillKeyForm,
+    startStack,
+} from './lib/harness.mjs';
 
 process.env.TELEMETRY_DISABLED = 'true';
 const { Composio } = await import('@composio/core');
@@ -256,12 +262,22 @@ test('authConfigs create/list/get, custom and managed', async () => {
     assert.equal(custom.isComposioManaged, false, 'custom auth is not managed');
     assert.equal(custom.authScheme, 'OAUTH2');
 
-    const managed = await composio.authConfigs.create('github', {
+    // Managed OAuth needs the operator's app for that toolkit (`tether apps set`); without one
+    // the request is refused with a clear 400. Key-based toolkits need no operator app.
+    const noApp = await rejectsWith(
+        composio.authConfigs.create('github', { type: 'use_composio_managed_auth' }),
+        400,
+        'BadRequestError',
+        'managed OAuth without an operator app',
+    );
+    assert.match(JSON.stringify(noApp.error), /managed/i, 'the error explains what is missing');
+    const managed = await composio.authConfigs.create('openweathermap', {
         type: 'use_composio_managed_auth',
-        name: 'GH managed',
+        name: 'OWM managed',
     });
     assert.match(managed.id, /^ac_/);
     assert.equal(managed.isComposioManaged, true, 'managed auth is managed');
+    assert.equal(managed.authScheme, 'API_KEY');
 
     const list = await composio.authConfigs.list({ toolkit: 'gmail' });
     assert.ok(
