@@ -97,7 +97,8 @@ export function row(fields) {
     console.log(`ROW|${fields.join('|')}`);
 }
 
-/** Remembers a pid in $BENCH_PIDS so run.sh can stop it even if this script dies. */
-export function trackPid(pid) {
-    if (process.env.BENCH_PIDS) fs.appendFileSync(process.env.BENCH_PIDS, `${pid}\n`);
+/** Remembers a child (pid, and the program its command line shows) in $BENCH_PIDS, so run.sh
+ * can stop it even if this script dies first. */
+export function trackPid(pid, program) {
+    if (process.env.BENCH_PIDS) fs.appendFileSync(process.env.BENCH_PIDS, `${pid} ${program}\n`);
 }

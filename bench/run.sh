@@ -28,7 +28,7 @@ CLIENT_CORE=$((NCPU > 1 ? 1 : 0))
 OUT_MD=$BUILD/bench.md
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tether-bench.XXXXXX") || exit 1
-export BENCH_PIDS=$WORK/client-pids # servers started by the node clients (startup.mjs)
+export BENCH_PIDS=$WORK/client-pids # "pid program" of processes the node clients start
 ROWS=$WORK/rows
 : >"$BENCH_PIDS"
 : >"$ROWS"
@@ -59,9 +59,9 @@ stop_pid() {
 }
 
 cleanup() {
-    local e p
+    local e p prog
     for e in "${STARTED[@]}"; do stop_pid "${e%%:*}" "${e#*:}"; done
-    while read -r p; do [ -n "$p" ] && stop_pid "$p" "$BIN"; done <"$BENCH_PIDS"
+    while read -r p prog; do [ -n "$prog" ] && stop_pid "$p" "$prog"; done <"$BENCH_PIDS"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -330,10 +330,12 @@ bench_oauth() {
 # 6. Many parked long-polls on a fresh server whose links expire while they wait.
 bench_waiters() {
     echo "== 6. parked long-polls (links expire $WAITER_LINK_TTL s after creation)"
+    ${CC:-cc} -std=gnu17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$WORK/waiters" \
+        bench/waiters.c || { FAILED=$((FAILED + 1)); return; }
     start_tether waiters --listen 127.0.0.1:0 --link-ttl "$WAITER_LINK_TTL" ||
         { FAILED=$((FAILED + 1)); return; }
     client waiters TETHER_URL="$T_URL" TETHER_API_KEY="$KEY" TETHER_PID="$T_PID" \
-        LINK_TTL="$WAITER_LINK_TTL" node bench/waiters.mjs
+        WAITERS_BIN="$WORK/waiters" LINK_TTL="$WAITER_LINK_TTL" node bench/waiters.mjs
     stop_pid "$T_PID" "$BIN"
 }
 

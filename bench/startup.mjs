@@ -33,7 +33,7 @@ async function once(measureIdle) {
         '--allow-http'];
     const t0 = performance.now();
     const child = spawn('taskset', args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    trackPid(child.pid);
+    trackPid(child.pid, bin);
     const reap = () => child.kill('SIGKILL');
     process.on('exit', reap);
     let log = '';

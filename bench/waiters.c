@@ -135,7 +135,14 @@ start_connect(int ep, struct conn *c)
     }
     c->phase = CONNECTING;
     struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
-    return epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+        int e = errno;
+        close(c->fd);
+        printf("error %s\n", strerror(e));
+        c->phase = ENDED;
+        return -1;
+    }
+    return 0;
 }
 
 /* Writes (the rest of) the request. 1 when fully written, 0 to wait, -1 on error. */
@@ -248,32 +255,40 @@ raise_fd_limit(void)
     }
 }
 
-/* Handles one readiness event for c; counts newly sent requests and ended sockets. */
+struct counts {
+    int connecting; /* connects in progress */
+    int sending;    /* connected, request not fully written */
+    int open;       /* sockets not ended */
+    int sent;       /* requests fully written */
+};
+
+/* Handles one readiness event for c and keeps k up to date. */
 static void
-on_event(int ep, struct conn *c, uint32_t events, int *connecting, int *sent, int *open)
+on_event(int ep, struct conn *c, uint32_t events, struct counts *k)
 {
     if (c->phase == CONNECTING) {
         int err = 0;
         socklen_t el = sizeof err;
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-        (*connecting)--;
+        k->connecting--;
         if (err != 0) {
             report_error(ep, c, err);
-            (*open)--;
+            k->open--;
             return;
         }
         c->phase = SENDING;
+        k->sending++;
     }
     if (c->phase == SENDING) {
         int r = send_request(c);
+        if (r != 0)
+            k->sending--;
         if (r < 0) {
             report_error(ep, c, errno);
-            (*open)--;
-            return;
-        }
-        if (r == 1) {
+            k->open--;
+        } else if (r == 1) {
             c->phase = READING;
-            (*sent)++;
+            k->sent++;
             struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
             epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
         }
@@ -282,7 +297,7 @@ on_event(int ep, struct conn *c, uint32_t events, int *connecting, int *sent, in
     if (c->phase == READING && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         read_response(ep, c);
         if (c->phase == ENDED)
-            (*open)--;
+            k->open--;
     }
 }
 
@@ -316,31 +331,30 @@ main(int argc, char **argv)
     for (int i = 0; i < nconns; i++)
         conns[i].id = i % nids;
 
-    int next = 0, connecting = 0, sent = 0, open = 0, announced = 0;
+    struct counts k = {0};
+    int next = 0, announced = 0;
     double end = mono_s() + (double)deadline;
     struct epoll_event evs[256];
     while (mono_s() < end) {
-        while (next < nconns && connecting < CONNECTING_MAX) {
+        while (next < nconns && k.connecting < CONNECTING_MAX) {
             if (start_connect(ep, &conns[next++]) == 0) {
-                connecting++;
-                open++;
+                k.connecting++;
+                k.open++;
             }
         }
-        if (!announced && next == nconns && connecting == 0 &&
-            sent + (nconns - open - sent) >= 0 && open == sent) {
-            printf("sent %d\n", sent);
-            fflush(stdout);
+        if (!announced && next == nconns && k.connecting == 0 && k.sending == 0) {
+            printf("sent %d\n", k.sent);
             announced = 1;
         }
-        if (announced && open == 0)
+        fflush(stdout);
+        if (announced && k.open == 0)
             break;
         int n = epoll_wait(ep, evs, 256, 100);
         for (int i = 0; i < n; i++)
-            on_event(ep, evs[i].data.ptr, evs[i].events, &connecting, &sent, &open);
-        fflush(stdout);
+            on_event(ep, evs[i].data.ptr, evs[i].events, &k);
     }
-    if (open > 0)
-        printf("timeout %d\n", open);
+    if (k.open > 0)
+        printf("timeout %d\n", k.open);
     else
         printf("done\n");
     return 0;

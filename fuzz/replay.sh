@@ -13,6 +13,7 @@ form        src/common/url.c src/common/buf.c src/common/utf8.c
 url         src/common/url.c src/common/buf.c src/common/utf8.c
 tmpl        src/common/tmpl.c src/common/buf.c
 tmpl_value  src/common/tmpl.c src/common/buf.c
+jsonv       src/common/jsonv.c src/common/err.c src/common/utf8.c
 '
 
 build_only=0

@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "catalog/catalog.h"
 #include "common/jsonv.h"
+#include "common/log.h"
 #include "core/sessions.h"
 #include "core/tools.h"
 
@@ -101,10 +102,28 @@ on_answer(void *arg, const struct outbound_res *res)
     http_resume(r);
 }
 
+/* Replies with the run's result and logs the call (never its arguments or answer). */
+static void
+reply_result(struct http_req *r, struct tool_run *run)
+{
+    json_t *res = tools_result(run);
+    json_t *status = json_object_get(res, "status");
+    if (status != NULL)
+        log_info("proxy.call", "request_id=%s toolkit=%s account=%s status=%lld", r->request_id,
+                 tools_run_toolkit(run), tools_run_account(run),
+                 (long long)json_integer_value(status));
+    else
+        log_info("tool.call", "request_id=%s log_id=%s toolkit=%s account=%s successful=%s",
+                 r->request_id, json_string_value(json_object_get(res, "log_id")),
+                 tools_run_toolkit(run), tools_run_account(run),
+                 json_is_true(json_object_get(res, "successful")) ? "true" : "false");
+    http_reply_json(r, 200, res);
+}
+
 static void
 on_resume(struct http_req *r)
 {
-    http_reply_json(r, 200, tools_result(r->work));
+    reply_result(r, r->work);
 }
 
 /* Parks r while req (consumed; may be NULL when the outcome is decided) runs; replies after. */
@@ -112,7 +131,7 @@ static void
 run_call(struct http_req *r, struct tool_run *run, struct outbound_req *req)
 {
     if (req == NULL) {
-        http_reply_json(r, 200, tools_result(run));
+        reply_result(r, run);
         tools_run_free(run);
         return;
     }
@@ -235,7 +254,7 @@ api_tool_proxy(struct http_req *r)
         return;
     struct proxy_call in;
     if (proxy_call_or_reply(r, body, &in) == 0) {
-        if (in.account == NULL)
+        if (in.account == NULL && in.toolkit == NULL)
             http_reply_error(r, ERR_VALIDATION, "'connected_account_id' is required");
         else
             start_proxy(r, &in);

@@ -1,5 +1,6 @@
 /* sessions.c -- session create/update with config validation and normalisation. */
 #include "core/sessions.h"
+#include <stdio.h>
 #include <string.h>
 #include "catalog/catalog.h"
 #include "common/ids.h"
@@ -283,7 +284,7 @@ save_new(struct core *c, const char *project_id, const char *user_id, json_t *cf
 {
     struct st_session x = {0};
     ids_new(x.id, sizeof x.id, "trs_");
-    memcpy(x.project_id, project_id, sizeof x.project_id);
+    snprintf(x.project_id, sizeof x.project_id, "%s", project_id);
     x.user_id = (char *)user_id;
     x.config = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
     x.version = 1;

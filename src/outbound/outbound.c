@@ -150,7 +150,7 @@ outbound_req_free(struct outbound_req *r)
 {
     if (r == NULL)
         return;
-    free(r->url);
+    wipe_free_str(r->url); /* may carry a credential in its query */
     for (size_t i = 0; i < OUTBOUND_MAX_HEADERS && r->headers[i] != NULL; i++)
         wipe_free_str(r->headers[i]);
     wipe_free(r->body, r->body_len);

@@ -4,6 +4,7 @@
 #include "store/store_int.h"
 
 #include "common/log.h"
+#include "common/timeutil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -740,6 +741,27 @@ store_event_list(struct store *s, const char *project_id, const char *account_id
     return s->ops->event_list(s->be, project_id, account_id, lim, out, n);
 }
 
+#define DAY_MS (24 * 3600 * 1000LL)
+#define DAILY_MAX_DAYS 366
+#define DAILY_MAX_ROWS (DAILY_MAX_DAYS * 8)
+
+int
+store_event_daily(struct store *s, const char *project_id, int64_t since_ms,
+                  struct st_event_day **out, size_t *n)
+{
+    if (out == NULL || n == NULL)
+        return bad_arg(__func__, "out");
+    *out = NULL;
+    *n = 0;
+    if (!fits(project_id, STORE_ID))
+        return 0;
+    if (s->ops->event_daily == NULL)
+        return bad_arg(__func__, "backend without event_daily");
+    int64_t floor = time_now_ms() - DAILY_MAX_DAYS * DAY_MS;
+    return s->ops->event_daily(s->be, project_id, since_ms < floor ? floor : since_ms,
+                               DAILY_MAX_ROWS, out, n);
+}
+
 /* ---- *_clear ------------------------------------------------------------------------------ */
 
 /* Frees a sealed blob after wiping it; sealed values are not plaintext, but cost nothing to wipe.
@@ -845,5 +867,260 @@ st_event_clear(struct st_event *e)
     if (e == NULL)
         return;
     free(e->reason);
+    free(e->detail);
     memset(e, 0, sizeof *e);
+}
+
+/* ---- credential lifecycle, webhooks, key rotation (migration 2) --------------------------- */
+
+static int
+owner_ok(const char *owner)
+{
+    return fits(owner, STORE_OWNER);
+}
+
+static int
+page_limit(int limit)
+{
+    return limit <= 0 ? STORE_PAGE_DEFAULT : limit > STORE_PAGE_MAX ? STORE_PAGE_MAX : limit;
+}
+
+int
+store_account_refresh_claim(struct store *s, const char *id, const char *owner, int64_t now_ms,
+                            int64_t lease_ms, int64_t expires_before, struct st_account *out,
+                            int *failures)
+{
+    if (!fits(id, STORE_ID))
+        return STORE_NOTFOUND;
+    if (!owner_ok(owner) || lease_ms <= 0 || out == NULL)
+        return bad_arg(__func__, "owner");
+    int f = 0;
+    int rc = s->ops->account_refresh_claim(s->be, id, owner, now_ms, lease_ms, expires_before, out,
+                                           &f);
+    if (rc == 0 && failures != NULL)
+        *failures = f;
+    return rc;
+}
+
+int
+store_account_refresh_save(struct store *s, const char *id, const char *owner,
+                           const unsigned char *creds_enc, size_t creds_len,
+                           const char *data_json, int64_t expires_at)
+{
+    if (!fits(id, STORE_ID))
+        return STORE_NOTFOUND;
+    if (!owner_ok(owner) || creds_enc == NULL || !blob_ok(creds_enc, creds_len) ||
+        !text_ok(data_json))
+        return bad_arg(__func__, "fields");
+    return s->ops->account_refresh_save(s->be, id, owner, creds_enc, creds_len, data_json,
+                                        expires_at > 0 ? expires_at : 0);
+}
+
+int
+store_account_refresh_fail(struct store *s, const char *id, const char *owner, int expire,
+                           const char *reason, int64_t retry_at)
+{
+    if (!fits(id, STORE_ID))
+        return STORE_NOTFOUND;
+    if (!owner_ok(owner) || !text_ok(reason))
+        return bad_arg(__func__, "fields");
+    return s->ops->account_refresh_fail(s->be, id, owner, !!expire, reason, retry_at);
+}
+
+int
+store_account_refresh_due(struct store *s, int64_t before_ms, int64_t now_ms, int limit,
+                          char (**ids)[STORE_ID], size_t *n)
+{
+    if (ids == NULL || n == NULL)
+        return bad_arg(__func__, "ids");
+    return s->ops->account_refresh_due(s->be, before_ms, now_ms, page_limit(limit), ids, n);
+}
+
+int
+store_account_relink(struct store *s, const struct st_link *l)
+{
+    if (l == NULL || !fits(l->account_id, STORE_ID) || !fits(l->project_id, STORE_ID))
+        return STORE_NOTFOUND;
+    if (!text_ok(l->callback_url) || !blob_ok(l->verifier_enc, l->verifier_len) ||
+        strnlen(l->session_id, STORE_ID) >= STORE_ID || l->expires_at <= 0)
+        return bad_arg(__func__, "link");
+    return s->ops->account_relink(s->be, l);
+}
+
+int
+store_account_delete_noted(struct store *s, const char *project_id, const char *id,
+                           const char *detail_json)
+{
+    if (!fits(project_id, STORE_ID) || !fits(id, STORE_ID))
+        return STORE_NOTFOUND;
+    if (!text_ok(detail_json))
+        return bad_arg(__func__, "detail");
+    return s->ops->account_delete_noted(s->be, project_id, id, detail_json);
+}
+
+static int
+webhook_ok(const struct st_webhook *w)
+{
+    return w != NULL && fits(w->id, STORE_ID) && fits(w->project_id, STORE_ID) &&
+           w->url != NULL && text_ok(w->url) && w->events != NULL && text_ok(w->events) &&
+           blob_ok(w->secret_enc, w->secret_len);
+}
+
+int
+store_webhook_create(struct store *s, const struct st_webhook *w)
+{
+    if (!webhook_ok(w) || w->secret_enc == NULL)
+        return bad_arg(__func__, "webhook");
+    return s->ops->webhook_create(s->be, w);
+}
+
+int
+store_webhook_get(struct store *s, const char *project_id, const char *id, struct st_webhook *out)
+{
+    if (!fits(project_id, STORE_ID) || !fits(id, STORE_ID))
+        return STORE_NOTFOUND;
+    return s->ops->webhook_get(s->be, project_id, id, out);
+}
+
+int
+store_webhook_list(struct store *s, const char *project_id, struct st_webhook **out, size_t *n)
+{
+    if (out == NULL || n == NULL)
+        return bad_arg(__func__, "out");
+    *out = NULL;
+    *n = 0;
+    if (!fits(project_id, STORE_ID))
+        return 0;
+    return s->ops->webhook_list(s->be, project_id, out, n);
+}
+
+int
+store_webhook_update(struct store *s, const struct st_webhook *w)
+{
+    if (w == NULL || !fits(w->id, STORE_ID) || !fits(w->project_id, STORE_ID))
+        return STORE_NOTFOUND;
+    if (!webhook_ok(w))
+        return bad_arg(__func__, "webhook");
+    return s->ops->webhook_update(s->be, w);
+}
+
+int
+store_webhook_delete(struct store *s, const char *project_id, const char *id)
+{
+    if (!fits(project_id, STORE_ID) || !fits(id, STORE_ID))
+        return STORE_NOTFOUND;
+    return s->ops->webhook_delete(s->be, project_id, id);
+}
+
+int
+store_delivery_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
+                     int limit, struct st_delivery **out, size_t *n)
+{
+    if (!owner_ok(owner) || lease_ms <= 0 || out == NULL || n == NULL)
+        return bad_arg(__func__, "owner");
+    *out = NULL;
+    *n = 0;
+    return s->ops->delivery_claim(s->be, owner, now_ms, lease_ms, page_limit(limit), out, n);
+}
+
+int
+store_delivery_finish(struct store *s, int64_t seq, const char *owner, int ok, long http_status,
+                      const char *error, int64_t next_at)
+{
+    if (!owner_ok(owner) || !text_ok(error))
+        return bad_arg(__func__, "owner");
+    return s->ops->delivery_finish(s->be, seq, owner, !!ok, http_status, error,
+                                   next_at > 0 ? next_at : 0);
+}
+
+int
+store_delivery_list(struct store *s, const char *project_id, const char *endpoint_id,
+                    int64_t before_seq, int limit, struct st_delivery **out, size_t *n)
+{
+    if (out == NULL || n == NULL)
+        return bad_arg(__func__, "out");
+    *out = NULL;
+    *n = 0;
+    if (!fits(project_id, STORE_ID) || !fits(endpoint_id, STORE_ID))
+        return 0;
+    return s->ops->delivery_list(s->be, project_id, endpoint_id, before_seq > 0 ? before_seq : 0,
+                                 page_limit(limit), out, n);
+}
+
+int
+store_delivery_get(struct store *s, const char *project_id, int64_t seq, struct st_delivery *out)
+{
+    if (!fits(project_id, STORE_ID) || seq <= 0)
+        return STORE_NOTFOUND;
+    return s->ops->delivery_get(s->be, project_id, seq, out);
+}
+
+int
+store_delivery_replay(struct store *s, const char *project_id, int64_t seq, int64_t *new_seq)
+{
+    if (!fits(project_id, STORE_ID) || seq <= 0)
+        return STORE_NOTFOUND;
+    if (new_seq == NULL)
+        return bad_arg(__func__, "new_seq");
+    return s->ops->delivery_replay(s->be, project_id, seq, new_seq);
+}
+
+int
+store_sealed_page(struct store *s, enum st_sealed_kind kind, const unsigned char *after,
+                  size_t after_len, int limit, struct st_sealed **out, size_t *n)
+{
+    if (out == NULL || n == NULL || (int)kind < 0 || kind >= SEALED__COUNT ||
+        after_len > STORE_ID || (after_len > 0 && after == NULL))
+        return bad_arg(__func__, "kind");
+    *out = NULL;
+    *n = 0;
+    return s->ops->sealed_page(s->be, kind, after, after_len, page_limit(limit), out, n);
+}
+
+int
+store_sealed_replace(struct store *s, enum st_sealed_kind kind, const struct st_sealed *items,
+                     unsigned char *const *new_enc, const size_t *new_len, size_t n,
+                     size_t *replaced)
+{
+    if ((int)kind < 0 || kind >= SEALED__COUNT || n > STORE_PAGE_MAX || replaced == NULL ||
+        (n > 0 && (items == NULL || new_enc == NULL || new_len == NULL)))
+        return bad_arg(__func__, "kind");
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].key_len == 0 || items[i].key_len > STORE_ID || new_enc[i] == NULL ||
+            !blob_ok(new_enc[i], new_len[i]) || !blob_ok(items[i].enc, items[i].len))
+            return bad_arg(__func__, "items");
+    }
+    *replaced = 0;
+    return n == 0 ? 0 : s->ops->sealed_replace(s->be, kind, items, new_enc, new_len, n, replaced);
+}
+
+void
+st_webhook_clear(struct st_webhook *w)
+{
+    if (w == NULL)
+        return;
+    free(w->url);
+    free(w->events);
+    free_sealed(w->secret_enc, w->secret_len);
+    free_sealed(w->prev_secret_enc, w->prev_secret_len);
+    memset(w, 0, sizeof *w);
+}
+
+void
+st_delivery_clear(struct st_delivery *d)
+{
+    if (d == NULL)
+        return;
+    st_event_clear(&d->event);
+    free(d->last_error);
+    memset(d, 0, sizeof *d);
+}
+
+void
+st_sealed_clear(struct st_sealed *x)
+{
+    if (x == NULL)
+        return;
+    free_sealed(x->enc, x->len);
+    memset(x, 0, sizeof *x);
 }

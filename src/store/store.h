@@ -266,10 +266,175 @@ struct st_event {
     char status[16];
     char *reason;
     int64_t at;
+    char *detail;        /* JSON object text or NULL: extra facts (a revocation's outcome) */
 };
 void st_event_clear(struct st_event *e);
 /* Events of one account, oldest first (up to limit). */
 int store_event_list(struct store *s, const char *project_id, const char *account_id, int limit,
                      struct st_event **out, size_t *n);
+
+/* One bar of the dashboard's chart: how many events of a project moved an account to status on
+ * one UTC day. */
+struct st_event_day {
+    int64_t day;        /* start of the UTC day, ms since the epoch */
+    char status[16];
+    int64_t n;
+};
+/* A project's events since since_ms (no earlier than 366 days ago), counted per UTC day and
+ * status, oldest day first, statuses in name order. *out is a malloc'd array (free() it; NULL when
+ * *n is 0). */
+int store_event_daily(struct store *s, const char *project_id, int64_t since_ms,
+                      struct st_event_day **out, size_t *n);
+
+/* ---- credential lifecycle (migration 2) ------------------------------------------------------
+ * Refresh runs single-flight per account through a lease held in the account row, so two threads
+ * or two nodes never refresh one token at once. The lease is claimed by compare-and-set and is
+ * released by refresh_save or refresh_fail; a lease that is never released lapses at its time. */
+
+#define STORE_OWNER 64 /* lease owner names: "<node>/<worker>", at most 63 bytes */
+
+/* Claims the refresh lease of an ACTIVE account for owner until now_ms + lease_ms, but only when
+ * the lease is free (unset, lapsed or already owner's) and the access token still needs it:
+ * expires_at < expires_before (pass INT64_MAX to force). 0 and *out (the row as claimed, with its
+ * sealed credentials) and *failures (refresh failures since the last success; may be NULL);
+ * STORE_NOTFOUND when the account is not ACTIVE, someone else holds the lease, or the token no
+ * longer needs refreshing (the caller re-reads the row to tell which). */
+int store_account_refresh_claim(struct store *s, const char *id, const char *owner, int64_t now_ms,
+                                int64_t lease_ms, int64_t expires_before, struct st_account *out,
+                                int *failures);
+/* Saves a refreshed credential (the rotated refresh token in the same sealed value as the new
+ * access token), data and expiry, while owner holds the lease of the still ACTIVE account; clears
+ * the lease, the failure count and the retry time, and logs "account.refreshed" (status ACTIVE),
+ * all in one transaction. STORE_NOTFOUND when the lease was lost or the account changed status. */
+int store_account_refresh_save(struct store *s, const char *id, const char *owner,
+                               const unsigned char *creds_enc, size_t creds_len,
+                               const char *data_json, int64_t expires_at);
+/* Records a failed refresh by the lease owner and clears the lease. expire != 0 (the grant is
+ * gone: invalid_grant, revoked): the account becomes EXPIRED with reason, logging
+ * "account.expired". Otherwise it stays ACTIVE, the failure count grows by one, the background
+ * scheduler leaves it alone until retry_at, and "account.refresh_failed" is logged with reason.
+ * STORE_NOTFOUND when the lease was lost. */
+int store_account_refresh_fail(struct store *s, const char *id, const char *owner, int expire,
+                               const char *reason, int64_t retry_at);
+/* ACTIVE accounts with a known expiry before before_ms whose lease is free at now_ms and whose
+ * retry time has passed, soonest expiry first, at most limit (1..1000). *ids as in
+ * store_account_expire_due (free it). */
+int store_account_refresh_due(struct store *s, int64_t before_ms, int64_t now_ms, int limit,
+                              char (**ids)[STORE_ID], size_t *n);
+
+/* Reconnect in place: the existing account l->account_id of project l->project_id (any status)
+ * becomes INITIATED again with the fresh link l, keeping its id, user, toolkit, auth config, alias
+ * and credentials row (sealed credentials stay until the new ones replace them); its other unused
+ * links are dropped, its lease, failure count and retry time are reset, and "account.initiated"
+ * with reason "reconnect" is logged, in one transaction. STORE_NOTFOUND: no such account. */
+int store_account_relink(struct store *s, const struct st_link *l);
+/* As store_account_delete; detail_json (JSON object text, may be NULL) goes on the
+ * "account.deleted" event (the outcome of revoking the grant at the provider). */
+int store_account_delete_noted(struct store *s, const char *project_id, const char *id,
+                               const char *detail_json);
+
+/* ---- webhooks (migration 2) -------------------------------------------------------------------
+ * The outbox: every events row of a project creates, in the same transaction, one pending
+ * delivery per enabled endpoint of that project whose filter lists the event's type (an empty
+ * filter takes every type). The SQLite backend does it with a trigger on events. */
+
+struct st_webhook {
+    char id[STORE_ID];              /* "we_..." */
+    char project_id[STORE_ID];
+    char *url;
+    char *events;                   /* JSON array text of event types; "[]": every type */
+    int disabled;
+    unsigned char *secret_enc;      /* sealed signing secret ("whsec_..."), context "wh|<id>" */
+    size_t secret_len;
+    unsigned char *prev_secret_enc; /* the secret before the last rotation, NULL when none */
+    size_t prev_secret_len;
+    int64_t prev_until;             /* the previous secret also signs until then (ms), 0: never */
+    int64_t created_at;
+    int64_t updated_at;
+};
+void st_webhook_clear(struct st_webhook *w);
+
+#define STORE_WEBHOOKS_MAX 100 /* endpoints per project */
+
+/* STORE_CONFLICT when the project already has STORE_WEBHOOKS_MAX endpoints. */
+int store_webhook_create(struct store *s, const struct st_webhook *w);
+int store_webhook_get(struct store *s, const char *project_id, const char *id,
+                      struct st_webhook *out);
+/* The project's endpoints, oldest first; *out malloc'd (st_webhook_clear each, free the array). */
+int store_webhook_list(struct store *s, const char *project_id, struct st_webhook **out,
+                       size_t *n);
+/* Replaces url, events and disabled of w->id in w->project_id. When w->secret_enc is set it
+ * becomes the secret and the current one becomes the previous secret until w->prev_until. */
+int store_webhook_update(struct store *s, const struct st_webhook *w);
+/* Deletes the endpoint and its deliveries. */
+int store_webhook_delete(struct store *s, const char *project_id, const char *id);
+
+struct st_delivery {
+    int64_t seq;                 /* the delivery's id */
+    char endpoint_id[STORE_ID];
+    char project_id[STORE_ID];
+    struct st_event event;       /* what is delivered */
+    char state[16];              /* "pending", "delivered", "failed" (gave up) */
+    int attempts;
+    int64_t next_at;             /* when a pending delivery is due */
+    long last_status;            /* HTTP status of the last attempt, 0 when none arrived */
+    char *last_error;            /* NULL when none */
+    int64_t created_at;
+    int64_t delivered_at;        /* 0 until delivered */
+};
+void st_delivery_clear(struct st_delivery *d);
+
+/* Claims up to limit (1..1000) due deliveries for owner until now_ms + lease_ms: pending, next_at
+ * <= now_ms, lease free, and the oldest pending delivery of its endpoint and account (so each
+ * endpoint receives an account's events in order). Oldest first; *out malloc'd. */
+int store_delivery_claim(struct store *s, const char *owner, int64_t now_ms, int64_t lease_ms,
+                         int limit, struct st_delivery **out, size_t *n);
+/* Records one attempt by the lease owner and releases the lease: ok -> delivered; otherwise
+ * attempts + 1 and pending again from next_at, or failed for good when next_at is 0. error may be
+ * NULL. STORE_NOTFOUND when the lease was lost. */
+int store_delivery_finish(struct store *s, int64_t seq, const char *owner, int ok,
+                          long http_status, const char *error, int64_t next_at);
+/* An endpoint's delivery log, newest first, seq < before_seq (0: from the newest), at most limit
+ * (1..1000). */
+int store_delivery_list(struct store *s, const char *project_id, const char *endpoint_id,
+                        int64_t before_seq, int limit, struct st_delivery **out, size_t *n);
+int store_delivery_get(struct store *s, const char *project_id, int64_t seq,
+                       struct st_delivery *out);
+/* Queues the delivery's event again to the same endpoint as a new pending delivery due now;
+ * *new_seq is its id. STORE_NOTFOUND when there is no such delivery in the project. */
+int store_delivery_replay(struct store *s, const char *project_id, int64_t seq, int64_t *new_seq);
+
+/* ---- vault key rotation --------------------------------------------------------------------
+ * Every sealed column, for re-sealing under a new key. */
+
+enum st_sealed_kind {
+    SEALED_ACCOUNT,      /* accounts.creds_enc, context "ca|<ref>" */
+    SEALED_LINK,         /* links.verifier_enc, context "pkce|<ref>" (ref: the account id) */
+    SEALED_AUTH_CONFIG,  /* auth_configs.secret_enc, context "ac|<ref>" */
+    SEALED_APP,          /* managed_apps.secret_enc, context "app|<ref>" (ref: the toolkit) */
+    SEALED_WEBHOOK,      /* webhook endpoints' secret, context "wh|<ref>" */
+    SEALED_WEBHOOK_PREV, /* webhook endpoints' previous secret, context "wh|<ref>" */
+    SEALED__COUNT
+};
+
+struct st_sealed {
+    unsigned char key[STORE_ID]; /* the row's key: id text (no NUL) or a link's token hash */
+    size_t key_len;
+    char ref[STORE_ID];          /* the id inside the value's vault context */
+    unsigned char *enc;
+    size_t len;
+};
+void st_sealed_clear(struct st_sealed *x);
+
+/* Rows of one kind holding a value, in key order after the key after[0..after_len) (after_len 0:
+ * from the first), at most limit (1..1000). *out malloc'd. */
+int store_sealed_page(struct store *s, enum st_sealed_kind kind, const unsigned char *after,
+                      size_t after_len, int limit, struct st_sealed **out, size_t *n);
+/* In one transaction, sets each row items[i] to new_enc[i] (new_len[i] bytes), but only where the
+ * row still holds items[i].enc: a value rewritten meanwhile (a refresh) is left alone. *replaced
+ * counts the rows changed. n at most 1000. */
+int store_sealed_replace(struct store *s, enum st_sealed_kind kind, const struct st_sealed *items,
+                         unsigned char *const *new_enc, const size_t *new_len, size_t n,
+                         size_t *replaced);
 
 #endif

@@ -120,6 +120,50 @@ struct store_ops {
     /* limit is already clamped to 1..STORE_PAGE_MAX. */
     int (*event_list)(struct store_be *b, const char *project_id, const char *account_id, int limit,
                       struct st_event **out, size_t *n);
+    /* since_ms is already clamped; at most max rows. */
+    int (*event_daily)(struct store_be *b, const char *project_id, int64_t since_ms, size_t max,
+                       struct st_event_day **out, size_t *n);
+
+    /* ---- migration 2: credential lifecycle, webhooks, key rotation (store.h has the contracts;
+     * arguments are checked and limits clamped by store.c) ---- */
+    int (*account_refresh_claim)(struct store_be *b, const char *id, const char *owner,
+                                 int64_t now_ms, int64_t lease_ms, int64_t expires_before,
+                                 struct st_account *out, int *failures);
+    int (*account_refresh_save)(struct store_be *b, const char *id, const char *owner,
+                                const unsigned char *creds_enc, size_t creds_len,
+                                const char *data_json, int64_t expires_at);
+    int (*account_refresh_fail)(struct store_be *b, const char *id, const char *owner, int expire,
+                                const char *reason, int64_t retry_at);
+    int (*account_refresh_due)(struct store_be *b, int64_t before_ms, int64_t now_ms, int limit,
+                               char (**ids)[STORE_ID], size_t *n);
+    int (*account_relink)(struct store_be *b, const struct st_link *l);
+    int (*account_delete_noted)(struct store_be *b, const char *project_id, const char *id,
+                                const char *detail_json);
+
+    int (*webhook_create)(struct store_be *b, const struct st_webhook *w);
+    int (*webhook_get)(struct store_be *b, const char *project_id, const char *id,
+                       struct st_webhook *out);
+    int (*webhook_list)(struct store_be *b, const char *project_id, struct st_webhook **out,
+                        size_t *n);
+    int (*webhook_update)(struct store_be *b, const struct st_webhook *w);
+    int (*webhook_delete)(struct store_be *b, const char *project_id, const char *id);
+
+    int (*delivery_claim)(struct store_be *b, const char *owner, int64_t now_ms, int64_t lease_ms,
+                          int limit, struct st_delivery **out, size_t *n);
+    int (*delivery_finish)(struct store_be *b, int64_t seq, const char *owner, int ok,
+                           long http_status, const char *error, int64_t next_at);
+    int (*delivery_list)(struct store_be *b, const char *project_id, const char *endpoint_id,
+                         int64_t before_seq, int limit, struct st_delivery **out, size_t *n);
+    int (*delivery_get)(struct store_be *b, const char *project_id, int64_t seq,
+                        struct st_delivery *out);
+    int (*delivery_replay)(struct store_be *b, const char *project_id, int64_t seq,
+                           int64_t *new_seq);
+
+    int (*sealed_page)(struct store_be *b, enum st_sealed_kind kind, const unsigned char *after,
+                       size_t after_len, int limit, struct st_sealed **out, size_t *n);
+    int (*sealed_replace)(struct store_be *b, enum st_sealed_kind kind,
+                          const struct st_sealed *items, unsigned char *const *new_enc,
+                          const size_t *new_len, size_t n, size_t *replaced);
 };
 
 extern const struct store_ops store__sqlite;

@@ -75,6 +75,7 @@ enum rst {
     R_ACCOUNT_COUNTS,
     R_LINK_GET,
     R_EVENT_LIST,
+    R_EVENT_DAILY,
     R__COUNT
 };
 
@@ -107,6 +108,9 @@ static const char *const rsql[R__COUNT] = {
     [R_LINK_GET] = "SELECT " LINK_COLS " FROM links WHERE token_hash = ?1",
     [R_EVENT_LIST] = "SELECT " EVENT_COLS " FROM events WHERE project_id = ?1 "
                      "AND account_id = ?2 ORDER BY seq LIMIT ?3",
+    [R_EVENT_DAILY] = "SELECT (at / 86400000) * 86400000 AS day, status, count(*) FROM events "
+                      "WHERE project_id = ?1 AND at >= ?2 GROUP BY day, status "
+                      "ORDER BY day, status LIMIT ?3",
 };
 
 enum wst {
@@ -1957,6 +1961,29 @@ sq_event_list(struct store_be *b, const char *project_id, const char *account_id
     return rc;
 }
 
+static int
+row_day(sqlite3_stmt *st, void *out)
+{
+    struct st_event_day *d = out;
+    d->day = sqlite3_column_int64(st, 0);
+    col_copy(st, 1, d->status, sizeof d->status);
+    d->n = sqlite3_column_int64(st, 2);
+    return 0;
+}
+
+static int
+sq_event_daily(struct store_be *b, const char *project_id, int64_t since_ms, size_t max,
+               struct st_event_day **out, size_t *n)
+{
+    struct val v[] = {V_TEXT(project_id), V_INT(since_ms), V_INT((int64_t)max)};
+    void *arr = NULL;
+    int rc = read_all(b, R_EVENT_DAILY, v, NVALS(v), row_day, NULL, sizeof **out, max, &arr, n,
+                      "event_daily");
+    if (rc == 0)
+        *out = arr;
+    return rc;
+}
+
 const struct store_ops store__sqlite = {
     .version = STORE_OPS_VERSION,
     .name = "sqlite",
@@ -2002,4 +2029,5 @@ const struct store_ops store__sqlite = {
     .link_consume_state = sq_link_consume_state,
     .link_mark_used = sq_link_mark_used,
     .event_list = sq_event_list,
+    .event_daily = sq_event_daily,
 };

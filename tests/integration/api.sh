@@ -2,7 +2,7 @@
 # api.sh -- the REST API against a real server: authentication, tenants, sessions, toolkits, links,
 # accounts, auth configs, the error shape, and bad input that must change nothing.
 cd "$(dirname "$0")/../.." && source tests/integration/lib.sh
-start_tether --link-ttl 3 || exit 1
+start_tether --link-ttl 8 || exit 1
 
 # --- authentication ---------------------------------------------------------------------------
 STATUS=$(curl -s -o "$T_TMP/body" -w '%{http_code}' "$URL/api/v3.1/connected_accounts"); BODY=$(cat "$T_TMP/body")
@@ -130,11 +130,11 @@ check "forged callbacks left the account INITIATED" [ "$(jget .status)" = INITIA
 STATUS=$(curl -s -o "$T_TMP/page" -w '%{http_code}' "$URL/link/ln_unknownunknownunknownunknownunknownunknown1")
 check "unknown link -> 404 page" [ "$STATUS" = 404 ]
 
-# --- long-poll and expiry (link TTL is 3 s) ----------------------------------------------------
+# --- long-poll and expiry (link TTL is 8 s) ----------------------------------------------------
 t0=$(date +%s%N)
-api GET "/api/v3.1/connected_accounts/$CA?wait_ms=10000"
+api GET "/api/v3.1/connected_accounts/$CA?wait_ms=20000"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "long-poll wakes when the link expires (${ms} ms)" [ "$ms" -lt 6000 ]
+check "long-poll wakes when the link expires (${ms} ms)" [ "$ms" -lt 15000 ]
 check "expired account is EXPIRED" [ "$(jget .status)" = EXPIRED ]
 STATUS=$(curl -s -o "$T_TMP/page" -w '%{http_code}' "$LINK")
 check "expired link page says expired" bash -c "[ $STATUS = 410 ] && grep -qi expired '$T_TMP/page'"

@@ -12,6 +12,8 @@
 //   GET  /__stats  -> {grants:{authorization_code:n, refresh_token:n},
 //                      issued:{access_tokens:[...], refresh_tokens:[...]}, faulted:{mode:n}, mode}
 //   POST /__mode   {"token":"normal"|"hang"|"500"|"garbage"} -> how the token endpoint answers
+//   GET  /__keycheck?appid=K (or x-api-key / Authorization) -> 200 unless K is empty or "bad..."
+
 // Prints "provider ready <issuer>" on stdout once listening.
 import Provider from 'oidc-provider';
 
@@ -104,6 +106,17 @@ provider.use(async (ctx, next) => {
     if (ctx.path === '/__stats' && ctx.method === 'GET') {
         ctx.type = 'application/json';
         ctx.body = JSON.stringify({ ...stats, mode: tokenMode });
+        return;
+    }
+    if (ctx.path === '/__keycheck' && ctx.method === 'GET') {
+        // Stands in for a key-based API's "is this key good?" request: keys starting with "bad"
+        // (or none) are refused.
+        const auth = ctx.get('authorization').replace(/^(Bearer|Basic)\s+/i, '');
+        const key = ctx.query.appid || ctx.get('x-api-key') || auth;
+        const good = Boolean(key) && !String(key).startsWith('bad');
+        ctx.status = good ? 200 : 401;
+        ctx.type = 'application/json';
+        ctx.body = JSON.stringify(good ? { ok: true } : { error: 'invalid key' });
         return;
     }
     if (ctx.path === '/__mode' && ctx.method === 'POST') {

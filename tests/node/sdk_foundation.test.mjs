@@ -303,6 +303,39 @@ test('authConfigs create/list/get, custom and managed', async () => {
     );
 });
 
+test('API-key toolkit: the Connect Link form stores the key', async () => {
+    const session = await composio.create(USER);
+    const req = await session.authorize('openweathermap');
+    assert.ok(
+        req.redirectUrl.startsWith(`${tether.url}/link/ln_`),
+        `redirectUrl: ${req.redirectUrl}`,
+    );
+    const bad = await fillKeyForm(req.redirectUrl, { api_key: 'bad-key' });
+    assert.equal(bad.status, 400, `a key the provider refuses shows the form again with an error`);
+    assert.match(bad.body, /name="api_key"/, 'the form is shown again');
+    const pending = await composio.connectedAccounts.get(req.id);
+    assert.equal(pending.status, 'INITIATED', 'a refused key leaves the account INITIATED');
+
+    const key = `owm_${Date.now()}_secret_value`;
+    const r = await fillKeyForm(req.redirectUrl, { api_key: key });
+    assert.match(r.linkPage.body, /name="api_key"/, 'the link page asks for the key field');
+    assert.equal(
+        r.status,
+        200,
+        `the form ends on tether's success page\n${r.steps.join('\n')}\n${r.body.slice(0, 800)}`,
+    );
+    assert.match(r.body, /Connected/, 'success page says "Connected"');
+    const acct = await req.waitForConnection(5000);
+    assert.equal(acct.status, 'ACTIVE');
+    assert.equal(
+        acct.authConfig?.isComposioManaged,
+        true,
+        'uses the managed key-based auth config',
+    );
+    const raw = await api(tether, 'GET', `/api/v3.1/connected_accounts/${req.id}`);
+    assert.ok(!raw.text.includes(key), 'the API never returns the stored key');
+});
+
 test('composio.toolkits.get', async () => {
     const tk = await composio.toolkits.get('gmail');
     assert.equal(tk.slug, 'gmail');

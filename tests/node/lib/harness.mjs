@@ -297,7 +297,8 @@ export function providerScheme(issuer, tokenAuth = 'client_secret_post') {
 /**
  * Writes gmail.json and github.json into dir: copies of the shipped entries whose OAUTH2 scheme
  * points at the provider at issuer, plus "oidcbasic.json" (slug "oidcbasic"), the same provider
- * with token_auth client_secret_basic. Returns dir.
+ * with token_auth client_secret_basic, and openweathermap.json (API_KEY) whose key check goes to
+ * the provider's /__keycheck (keys starting with "bad" are refused). Returns dir.
  */
 export function writeCatalog(dir, issuer) {
     fs.mkdirSync(dir, { recursive: true });
@@ -321,6 +322,14 @@ export function writeCatalog(dir, issuer) {
     fs.writeFileSync(path.join(dir, 'gmail.json'), JSON.stringify(gmail, null, 2));
     fs.writeFileSync(path.join(dir, 'github.json'), JSON.stringify(github, null, 2));
     fs.writeFileSync(path.join(dir, 'oidcbasic.json'), JSON.stringify(basic, null, 2));
+    const owm = shippedEntry('openweathermap', 'OpenWeather');
+    owm.base_url = issuer;
+    owm.auth_schemes = (owm.auth_schemes ?? []).map((sc) =>
+        sc.type === 'API_KEY'
+            ? { ...sc, test_request: { method: 'GET', url: `${issuer}/__keycheck` } }
+            : sc,
+    );
+    fs.writeFileSync(path.join(dir, 'openweathermap.json'), JSON.stringify(owm, null, 2));
     return dir;
 }
 
