@@ -6,7 +6,7 @@
 # Usage: BUILD=build bench/run.sh        (`make bench` installs the tools, builds, then runs this)
 # Knobs (environment): BENCH_SECONDS (wrk duration per scenario, 8), BENCH_CONNS (64),
 #   WAKE_RUNS (200), FLOW_SECONDS (8), FLOW_CONCURRENCY (8), WAITER_ACCOUNTS (100),
-#   WAITERS_PER_ACCOUNT (100), WAITER_LINK_TTL (10), STARTUP_RUNS (5), BENCH_ONLY (scenario
+#   WAITERS_PER_ACCOUNT (100), WAITER_LINK_TTL (15), STARTUP_RUNS (5), BENCH_ONLY (scenario
 #   numbers to run, e.g. "1 6"; 1-3 run together, 5 and 7 run together, 4 needs 1's account).
 #
 # Every process started here is stopped by its pid when the script ends, also on failure or ^C;
@@ -18,7 +18,7 @@ BUILD=${BUILD:-build}
 BIN=$(realpath "$BUILD/tether" 2>/dev/null) || { echo "bench: $BUILD/tether not built" >&2; exit 1; }
 SECS=${BENCH_SECONDS:-8}
 CONNS=${BENCH_CONNS:-64}
-WAITER_LINK_TTL=${WAITER_LINK_TTL:-10}
+WAITER_LINK_TTL=${WAITER_LINK_TTL:-15}
 KEY=tk_live_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 CLK_TCK=$(getconf CLK_TCK)
 export CLK_TCK
@@ -41,7 +41,8 @@ FAILED=0
 alive() {
     local state
     state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [ -n "$state" ] && [ "$state" != Z ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
+    [ -n "$state" ] && [ "$state" != Z ] &&
+        { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF -- "$2"
 }
 
 # Stops pid (running program) with SIGTERM, then SIGKILL after 5 s.
@@ -64,8 +65,9 @@ cleanup() {
     while read -r p prog; do [ -n "$prog" ] && stop_pid "$p" "$prog"; done <"$BENCH_PIDS"
     rm -rf "$WORK"
 }
+exec 3>&2 # the terminal's stderr, for the trap (it may fire inside a redirected function)
 trap cleanup EXIT
-trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+trap 'echo "bench: interrupted" >&3; exit 130' INT TERM
 
 # run_client PROGRAM COMMAND...: runs COMMAND in the background (so a signal reaches the trap at
 # once) and waits for it. PROGRAM is what its command line shows once taskset/env have exec'd.

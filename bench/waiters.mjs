@@ -44,6 +44,7 @@ async function parkedCount() {
 
 await sleep(300);
 const rssBefore = rssMb(t.pid);
+const cpuStart = cpuSeconds(t.pid);
 
 const child = spawn(
     bin,
@@ -77,6 +78,7 @@ const parkedAt = now();
 await sleep(200);
 const rssAfter = rssMb(t.pid);
 const cpu0 = cpuSeconds(t.pid);
+const parkCpuUs = ((cpu0 - cpuStart) * 1e6) / total;
 console.log(
     `waiters: ${accounts} accounts x ${perAccount} = ${total} long-polls; ${sent} sent after ` +
         `${fmt((sentAt - linksAt) / 1000, 2)} s, ${parked} parked after ` +
@@ -85,11 +87,12 @@ console.log(
 console.log(
     `waiters: server RSS ${fmt(rssBefore)} MB before, ${fmt(rssAfter)} MB with ${parked} parked ` +
         `(+${fmt(rssAfter - rssBefore)} MB, ${fmt(((rssAfter - rssBefore) * 1024) / total, 2)} KB ` +
-        `each)`,
+        `each); server CPU to park ${fmt(parkCpuUs)} us per waiter`,
 );
 
 await exited;
 const cpu = cpuSeconds(t.pid) - cpu0;
+const wakeCpuUs = (cpu * 1e6) / total;
 const answers = [];
 const errors = [];
 for (const l of lines) {
@@ -111,7 +114,8 @@ console.log(
         `errors, ${early} before all were parked); status change -> answer ` +
         `p50 ${fmt(quantile(lags, 0.5))} ms, p99 ${fmt(quantile(lags, 0.99))} ms, ` +
         `max ${fmt(maxLag)} ms; first status change -> last answer ` +
-        `${fmt(lastAnswer - firstChange)} ms; server CPU while parked and waking ${fmt(cpu, 2)} s`,
+        `${fmt(lastAnswer - firstChange)} ms; server CPU from parked to all answered ` +
+        `${fmt(cpu, 2)} s (${fmt(wakeCpuUs)} us per waiter)`,
 );
 if (errors.length > 0) console.log(`waiters: first error: ${errors[0]}`);
 if (wrong.length > 0) console.log(`waiters: first wrong answer: ${JSON.stringify(wrong[0])}`);
@@ -123,7 +127,7 @@ row([
     '-',
     `${fmt(quantile(lags, 0.5))} ms`,
     `${fmt(quantile(lags, 0.99))} ms (max ${fmt(maxLag)})`,
-    '-',
+    `park ${fmt(parkCpuUs)} us, wake ${fmt(wakeCpuUs)} us`,
     `${fmt(rssBefore)} -> ${fmt(rssAfter)} MB (+${fmt(added)})`,
     '< 100 MB added; all answered < 1 s after the change',
     complete && added < 100 && maxLag < 1000 ? 'yes' : 'no',

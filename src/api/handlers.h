@@ -46,5 +46,18 @@ void api_logo(struct http_req *r);
 void web_link_page(struct http_req *r);
 void web_link_submit(struct http_req *r);
 void web_oauth_callback(struct http_req *r);
+/* web/dashboard.c, web/dash_*.c: the admin dashboard */
+void web_dash_signin_page(struct http_req *r);
+void web_dash_signin(struct http_req *r);
+void web_dash_signout(struct http_req *r);
+void web_dash_overview(struct http_req *r);
+void web_dash_accounts(struct http_req *r);
+void web_dash_account(struct http_req *r);
+void web_dash_account_confirm(struct http_req *r);
+void web_dash_account_act(struct http_req *r);
+void web_dash_auth_configs(struct http_req *r);
+void web_dash_webhooks(struct http_req *r);
+void web_dash_branding(struct http_req *r);
+void web_dash_branding_save(struct http_req *r);
 
 #endif

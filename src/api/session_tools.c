@@ -63,8 +63,7 @@ exec_free(void *x)
 }
 
 /* Parks r until the execution can go on; answers at once when it cannot be parked. */
-static void
-park(struct http_req *r, struct tool_exec *x);
+static void park(struct http_req *r, struct tool_exec *x);
 
 static void
 on_resume(struct http_req *r)
@@ -84,14 +83,13 @@ park(struct http_req *r, struct tool_exec *x)
         http_resume(r);
 }
 
-static const char *const EXEC_KEYS[] = {"tool_slug", "slug", "arguments", "account",
-                                        "enable_auto_workbench_offload", "version",
-                                        "allow_tracing", "experimental", NULL};
+static const char *const EXEC_KEYS[] = {
+    "tool_slug", "slug",          "arguments",    "account", "enable_auto_workbench_offload",
+    "version",   "allow_tracing", "experimental", NULL};
 
 /* Reads the execute body into call; meta_only: the execute_meta alias, which runs meta tools. */
 static int
-exec_call_or_reply(struct http_req *r, const json_t *body, int meta_only,
-                   struct exec_call *call)
+exec_call_or_reply(struct http_req *r, const json_t *body, int meta_only, struct exec_call *call)
 {
     struct err e;
     const char *slug = NULL, *alt = NULL;

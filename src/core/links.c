@@ -513,16 +513,19 @@ activate(struct core *c, struct link_attempt *a, json_t *creds, json_t *data, in
 }
 
 /* The scheme's fields with source "token_response", copied from the token response's JSON into
- * fields (strings only; catalog_expand checks them again wherever they are used). */
+ * fields (strings only; catalog_expand checks them again wherever they are used). A value of that
+ * name from anywhere else is dropped. */
 static void
 token_fields(const struct link_attempt *a, json_t *fields)
 {
     json_t *tr = a->body ? json_loadb(a->body, a->body_len, 0, NULL) : NULL;
-    for (size_t i = 0; json_is_object(tr) && i < a->scheme->nfields; i++) {
+    for (size_t i = 0; i < a->scheme->nfields; i++) {
         const char *src = catalog_field_source(a->scheme, i);
+        if (src == NULL || strcmp(src, "token_response") != 0)
+            continue;
+        json_object_del(fields, a->scheme->fields[i].name); /* only the provider sets it */
         json_t *v = json_object_get(tr, a->scheme->fields[i].name);
-        if (src != NULL && strcmp(src, "token_response") == 0 && json_is_string(v) &&
-            json_string_length(v) <= 2048)
+        if (json_is_string(v) && json_string_length(v) <= 2048)
             json_object_set(fields, a->scheme->fields[i].name, v);
     }
     json_decref(tr);

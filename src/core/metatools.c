@@ -21,12 +21,13 @@
 #define SEARCH_TOOLS "COMPOSIO_SEARCH_TOOLS"
 #define MANAGE_CONNECTIONS "COMPOSIO_MANAGE_CONNECTIONS"
 #define WAIT_FOR_CONNECTIONS "COMPOSIO_WAIT_FOR_CONNECTIONS"
-#define MAX_TOOLKITS 20   /* toolkits one meta call may name */
-#define SEARCH_MAX 50     /* results one search may return */
+#define MAX_TOOLKITS 20 /* toolkits one meta call may name */
+#define SEARCH_MAX 50   /* results one search may return */
 #define SEARCH_WORDS 16
 #define TOOL_VERSION "20250101_00"
+#define SLUG_MAX 72 /* longest tool slug (catalogue slugs are at most 64) */
 
-/* ---- schemas ---------------------------------------------------------------------------------- */
+/* ---- schemas --------------------------------------------------------------------------------- */
 
 struct meta_def {
     const char *slug;
@@ -96,7 +97,7 @@ metatools_is_meta(const char *slug)
     return slug != NULL && meta_find(slug) != NULL;
 }
 
-/* ---- what a session offers -------------------------------------------------------------------- */
+/* ---- what a session offers ------------------------------------------------------------------- */
 
 /* search.enable (or "enabled") is not false. */
 static int
@@ -207,7 +208,7 @@ metatools_list(struct core *c, const struct st_session *s)
     return items;
 }
 
-/* ---- one execution ---------------------------------------------------------------------------- */
+/* ---- one execution --------------------------------------------------------------------------- */
 
 enum exec_kind { EX_SEARCH, EX_MANAGE, EX_WAIT, EX_TOOL };
 
@@ -217,7 +218,7 @@ struct tool_exec {
     struct st_session s; /* own copy: id, project, user, config */
     json_t *cfg;
     json_t *args;
-    char slug[72];
+    char slug[SLUG_MAX];
     char *account_sel;
     char via[8];
     char log_id[STORE_ID];
@@ -254,8 +255,7 @@ finish(struct tool_exec *x, json_t *data, const char *error)
     x->error = error ? strdup(error) : NULL;
 }
 
-static void
-finishf(struct tool_exec *x, json_t *data, const char *fmt, ...)
+static void finishf(struct tool_exec *x, json_t *data, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -279,8 +279,7 @@ read_toolkits(struct tool_exec *x)
     size_t i;
     json_t *s;
     int rc = 0;
-    if (!json_is_array(one) || json_array_size(one) == 0 ||
-        json_array_size(one) > MAX_TOOLKITS) {
+    if (!json_is_array(one) || json_array_size(one) == 0 || json_array_size(one) > MAX_TOOLKITS) {
         finishf(x, NULL, "'toolkits' must be a list of 1 to %d toolkit slugs", MAX_TOOLKITS);
         rc = -1;
     }
@@ -420,10 +419,12 @@ manage_one(struct tool_exec *x, const char *slug, const char *alias, int reiniti
     if (res != NULL)
         return res;
     json_t *mc = json_object_get(x->cfg, "manage_connections");
-    struct link_request rq = {.project_id = x->s.project_id, .session_id = x->s.id,
-                              .user_id = x->s.user_id, .toolkit = slug,
-                              .callback_url = json_string_value(json_object_get(mc,
-                                                                                "callback_url")),
+    struct link_request rq = {.project_id = x->s.project_id,
+                              .session_id = x->s.id,
+                              .user_id = x->s.user_id,
+                              .toolkit = slug,
+                              .callback_url =
+                                  json_string_value(json_object_get(mc, "callback_url")),
                               .alias = alias,
                               .auth_config_id = session_pinned_auth_config(x->cfg, slug)};
     struct link_created out;
@@ -453,8 +454,9 @@ run_manage(struct tool_exec *x)
          (!json_is_string(alias) || json_string_length(alias) == 0 ||
           json_string_length(alias) > 100)) ||
         (re && !json_is_null(re) && !json_is_boolean(re))) {
-        finishf(x, NULL, "'alias' must be a string of 1 to 100 characters and 'reinitiate' a "
-                         "boolean");
+        finishf(x, NULL,
+                "'alias' must be a string of 1 to 100 characters and 'reinitiate' a "
+                "boolean");
         return;
     }
     json_t *results = json_object();
@@ -486,7 +488,7 @@ run_manage(struct tool_exec *x)
         finish(x, data, NULL);
 }
 
-/* ---- COMPOSIO_WAIT_FOR_CONNECTIONS ------------------------------------------------------------ */
+/* ---- COMPOSIO_WAIT_FOR_CONNECTIONS ----------------------------------------------------------- */
 
 /* The user's newest account for the toolkit, pending only or any status. 1 and *out, or 0. */
 static int
@@ -494,8 +496,10 @@ newest_account(struct tool_exec *x, const char *slug, int pending, struct st_acc
 {
     static const char *const PENDING[] = {"INITIATED", "INITIALIZING", NULL};
     const char *users[2] = {x->s.user_id, NULL}, *tks[2] = {slug, NULL};
-    struct st_account_query q = {.project_id = x->s.project_id, .user_ids = users,
-                                 .toolkits = tks, .statuses = pending ? PENDING : NULL,
+    struct st_account_query q = {.project_id = x->s.project_id,
+                                 .user_ids = users,
+                                 .toolkits = tks,
+                                 .statuses = pending ? PENDING : NULL,
                                  .limit = 1};
     struct st_account_page page = {0};
     int found = store_account_list(x->c->store, &q, &page) == 0 && page.n > 0;
@@ -527,8 +531,8 @@ wait_one(struct tool_exec *x, const char *slug, json_t **res)
     toolkit_page_clear(&page);
     struct st_account a = {0};
     if (newest_account(x, slug, 1, &a)) {
-        *res = json_pack("{ss ss ss}", "status", "pending", "connected_account_id", a.id,
-                         "message", "the user has not finished connecting yet");
+        *res = json_pack("{ss ss ss}", "status", "pending", "connected_account_id", a.id, "message",
+                         "the user has not finished connecting yet");
         memcpy(x->pending[x->npending++], a.id, STORE_ID);
         st_account_clear(&a);
         return 1;
@@ -657,7 +661,7 @@ park_wait(struct tool_exec *x, void (*wake)(void *), void *arg)
     return 0;
 }
 
-/* ---- COMPOSIO_SEARCH_TOOLS -------------------------------------------------------------------- */
+/* ---- COMPOSIO_SEARCH_TOOLS ------------------------------------------------------------------- */
 
 struct hit {
     const struct catalog_toolkit *t;
@@ -754,10 +758,10 @@ search_results(struct tool_exec *x, struct hit *hits, size_t nhits, json_int_t l
             json_array_append_new(statuses, connection_status(x, hits[i].t));
         }
     }
-    const char *msg = json_array_size(results) == 0
-                          ? "No tool matched; try other words."
-                          : "Call a tool by its slug. For a toolkit that is not connected, call "
-                            MANAGE_CONNECTIONS " first.";
+    const char *msg = json_array_size(results) == 0 ? "No tool matched; try other words."
+                                                    : "Call a tool by its slug. For a toolkit that "
+                                                      "is not connected, call " MANAGE_CONNECTIONS
+                                                      " first.";
     finish(x,
            json_pack("{so so ss}", "results", results, "toolkit_connection_statuses", statuses,
                      "message", msg),
@@ -799,8 +803,8 @@ run_search(struct tool_exec *x)
         json_array_foreach(t->tools, j, tool)
         {
             const char *slug = json_string_value(json_object_get(tool, "slug"));
-            int sc = slug && tool_allowed(x->cfg, t->slug, slug) ? score_tool(t, tool, words, nw)
-                                                                  : 0;
+            int sc =
+                slug && tool_allowed(x->cfg, t->slug, slug) ? score_tool(t, tool, words, nw) : 0;
             if (sc == 0)
                 continue;
             if (nhits == cap) {
@@ -821,7 +825,7 @@ run_search(struct tool_exec *x)
     free(hits);
 }
 
-/* ---- toolkit tools ---------------------------------------------------------------------------- */
+/* ---- toolkit tools --------------------------------------------------------------------------- */
 
 /* The tools module's body {"data","error","successful","log_id"} as our outcome. */
 static void
@@ -834,9 +838,9 @@ take_tool_result(struct tool_exec *x)
     snprintf(x->account, sizeof x->account, "%s", tools_run_account(x->run));
     json_t *err = json_object_get(r, "error");
     finish(x, json_incref(json_object_get(r, "data")),
-           json_is_string(err) ? json_string_value(err)
+           json_is_string(err)                               ? json_string_value(err)
            : json_is_false(json_object_get(r, "successful")) ? "the tool call failed"
-                                                              : NULL);
+                                                             : NULL);
     json_decref(r);
 }
 
@@ -844,9 +848,12 @@ take_tool_result(struct tool_exec *x)
 static int
 run_tool(struct tool_exec *x)
 {
-    struct tool_call in = {.project_id = x->s.project_id, .session = &x->s,
-                           .user_id = x->s.user_id, .account = x->account_sel,
-                           .tool_slug = x->slug, .arguments = x->args};
+    struct tool_call in = {.project_id = x->s.project_id,
+                           .session = &x->s,
+                           .user_id = x->s.user_id,
+                           .account = x->account_sel,
+                           .tool_slug = x->slug,
+                           .arguments = x->args};
     struct err e;
     if (tools_begin(x->c, &in, &x->run, &x->req, &e) != 0) {
         if (e.fix[0])
@@ -884,7 +891,7 @@ park_tool(struct tool_exec *x, void (*wake)(void *), void *arg)
     return 0;
 }
 
-/* ---- life cycle ------------------------------------------------------------------------------- */
+/* ---- life cycle ------------------------------------------------------------------------------ */
 
 static int
 copy_session(struct tool_exec *x, const struct st_session *s)
@@ -903,8 +910,9 @@ metatools_exec_start(struct core *c, const struct exec_call *call, struct tool_e
     const struct catalog_toolkit *t = NULL;
     if (call->arguments != NULL && !json_is_object(call->arguments))
         return err_set(e, ERR_VALIDATION, "'arguments' must be an object");
-    if (call->slug == NULL || strlen(call->slug) >= sizeof((struct tool_exec *)0)->slug)
-        return err_set(e, ERR_TOOL_NOT_FOUND, "no tool named '%.72s'", call->slug ? call->slug : "");
+    if (call->slug == NULL || strlen(call->slug) >= SLUG_MAX)
+        return err_set(e, ERR_TOOL_NOT_FOUND, "no tool named '%.72s'",
+                       call->slug ? call->slug : "");
     struct tool_exec *x = calloc(1, sizeof *x);
     if (x == NULL || copy_session(x, call->session) != 0) {
         metatools_exec_free(x);
@@ -953,7 +961,7 @@ metatools_exec_start(struct core *c, const struct exec_call *call, struct tool_e
 int
 metatools_exec_park(struct tool_exec *x, void (*wake)(void *arg), void *arg)
 {
-    int rc = x->kind == EX_WAIT ? park_wait(x, wake, arg)
+    int rc = x->kind == EX_WAIT                     ? park_wait(x, wake, arg)
              : x->kind == EX_TOOL && x->req != NULL ? park_tool(x, wake, arg)
                                                     : -1;
     if (rc != 0)

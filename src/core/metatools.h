@@ -16,7 +16,7 @@
 #include <jansson.h>
 #include "core/core.h"
 
-#define METATOOLS_WAIT_MAX_S 55      /* COMPOSIO_WAIT_FOR_CONNECTIONS timeout_seconds cap */
+#define METATOOLS_WAIT_MAX_S 55 /* COMPOSIO_WAIT_FOR_CONNECTIONS timeout_seconds cap */
 #define METATOOLS_WAIT_DEFAULT_S 30
 
 /* Every tool the session offers, in order: the meta tools it enables, then the tools of its

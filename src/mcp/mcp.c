@@ -36,11 +36,11 @@ mcp_version_supported(const char *v)
 /* The request's progress, kept across parks. */
 struct mcp_state {
     struct st_session s;
-    json_t *msgs;          /* array of the POST's messages */
-    int batch;             /* the body was an array */
-    size_t next;           /* index of the message being worked on */
-    json_t *out;           /* responses so far */
-    struct tool_exec *x;   /* the tool call in flight, for msgs[next] */
+    json_t *msgs;        /* array of the POST's messages */
+    int batch;           /* the body was an array */
+    size_t next;         /* index of the message being worked on */
+    json_t *out;         /* responses so far */
+    struct tool_exec *x; /* the tool call in flight, for msgs[next] */
 };
 
 static void
@@ -56,17 +56,16 @@ state_free(void *p)
     free(st);
 }
 
-/* ---- JSON-RPC messages ------------------------------------------------------------------------ */
+/* ---- JSON-RPC messages ----------------------------------------------------------------------- */
 
 static json_t *
 rpc_result(json_t *id, json_t *result)
 {
-    return json_pack("{ss sO so}", "jsonrpc", "2.0", "id", id ? id : json_null(), "result",
-                     result);
+    return json_pack("{ss sO so}", "jsonrpc", "2.0", "id", id ? id : json_null(), "result", result);
 }
 
-static json_t *
-rpc_error(json_t *id, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static json_t *rpc_error(json_t *id, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static json_t *
 rpc_error(json_t *id, int code, const char *fmt, ...)
@@ -87,7 +86,7 @@ reply_rpc_error(struct http_req *r, unsigned status, int code, const char *msg)
     http_reply_json(r, status, rpc_error(NULL, code, "%s", msg));
 }
 
-/* ---- methods ---------------------------------------------------------------------------------- */
+/* ---- methods --------------------------------------------------------------------------------- */
 
 static json_t *
 do_initialize(json_t *id, const json_t *params)
@@ -99,8 +98,8 @@ do_initialize(json_t *id, const json_t *params)
     const char *ver = mcp_version_supported(want) ? want : MCP_LATEST_VERSION;
     return rpc_result(
         id, json_pack("{ss s{s{sb}} s{ss ss ss} ss}", "protocolVersion", ver, "capabilities",
-                      "tools", "listChanged", 0, "serverInfo", "name", "tether", "title",
-                      "tether", "version", TETHER_VERSION, "instructions",
+                      "tools", "listChanged", 0, "serverInfo", "name", "tether", "title", "tether",
+                      "version", TETHER_VERSION, "instructions",
                       "Tools of one user's session. If a tool needs an account the user has "
                       "not connected, call COMPOSIO_MANAGE_CONNECTIONS and show the user the "
                       "link it returns."));
@@ -132,11 +131,10 @@ do_tools_list(struct http_req *r, struct mcp_state *st, json_t *id, const json_t
     size_t n = json_array_size(all);
     for (size_t i = (size_t)off; i < n && i < (size_t)off + MCP_PAGE; i++) {
         json_t *it = json_array_get(all, i);
-        json_array_append_new(
-            tools, json_pack("{sO sO sO sO}", "name", json_object_get(it, "slug"), "title",
-                             json_object_get(it, "name"), "description",
-                             json_object_get(it, "description"), "inputSchema",
-                             json_object_get(it, "input_parameters")));
+        json_array_append_new(tools, json_pack("{sO sO sO sO}", "name", json_object_get(it, "slug"),
+                                               "title", json_object_get(it, "name"), "description",
+                                               json_object_get(it, "description"), "inputSchema",
+                                               json_object_get(it, "input_parameters")));
     }
     json_t *res = json_pack("{so}", "tools", tools);
     if ((size_t)off + MCP_PAGE < n) {
@@ -158,8 +156,8 @@ call_result(json_t *id, struct tool_exec *x)
     json_decref(body);
     if (text == NULL)
         return rpc_error(id, RPC_INTERNAL_ERROR, "out of memory");
-    json_t *res = json_pack("{s[{ss ss}] sb}", "content", "type", "text", "text", text, "isError",
-                            is_error);
+    json_t *res =
+        json_pack("{s[{ss ss}] sb}", "content", "type", "text", "text", text, "isError", is_error);
     free(text);
     return rpc_result(id, res);
 }
@@ -173,9 +171,11 @@ do_tools_call(struct http_req *r, struct mcp_state *st, json_t *id, const json_t
         return rpc_error(id, RPC_INVALID_PARAMS, "tools/call needs params.name");
     if (args != NULL && !json_is_null(args) && !json_is_object(args))
         return rpc_error(id, RPC_INVALID_PARAMS, "params.arguments must be an object");
-    struct exec_call call = {.project_id = api_project(r), .session = &st->s,
+    struct exec_call call = {.project_id = api_project(r),
+                             .session = &st->s,
                              .slug = json_string_value(name),
-                             .arguments = json_is_object(args) ? args : NULL, .via = "mcp"};
+                             .arguments = json_is_object(args) ? args : NULL,
+                             .via = "mcp"};
     struct tool_exec *x = NULL;
     struct err e;
     int rc = metatools_exec_start(api_core(r), &call, &x, &e);
@@ -259,7 +259,7 @@ handle(struct http_req *r, struct mcp_state *st, json_t *msg)
     return rpc_error(id, RPC_METHOD_NOT_FOUND, "method '%.100s' is not supported", method);
 }
 
-/* ---- the request ------------------------------------------------------------------------------ */
+/* ---- the request ----------------------------------------------------------------------------- */
 
 static void run(struct http_req *r, struct mcp_state *st);
 
@@ -295,8 +295,8 @@ reply(struct http_req *r, struct mcp_state *st)
     if (n == 0)
         http_reply_bytes(r, 202, "application/json", "", 0, NULL);
     else
-        http_reply_json(r, 200, st->batch ? json_incref(st->out)
-                                          : json_incref(json_array_get(st->out, 0)));
+        http_reply_json(r, 200,
+                        st->batch ? json_incref(st->out) : json_incref(json_array_get(st->out, 0)));
 }
 
 static void
@@ -323,14 +323,16 @@ messages_or_reply(struct http_req *r, json_t **msgs, int *batch)
 {
     const char *ct = http_header(r, "Content-Type");
     if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0) {
-        http_reply_json(r, 415, rpc_error(NULL, RPC_INVALID_REQUEST,
-                                          "send JSON-RPC messages as application/json"));
+        http_reply_json(
+            r, 415,
+            rpc_error(NULL, RPC_INVALID_REQUEST, "send JSON-RPC messages as application/json"));
         return -1;
     }
     const char *pv = http_header(r, "MCP-Protocol-Version");
     if (pv != NULL && !mcp_version_supported(pv)) {
-        http_reply_json(r, 400, rpc_error(NULL, RPC_INVALID_REQUEST,
-                                          "unsupported MCP-Protocol-Version '%.40s'", pv));
+        http_reply_json(
+            r, 400,
+            rpc_error(NULL, RPC_INVALID_REQUEST, "unsupported MCP-Protocol-Version '%.40s'", pv));
         return -1;
     }
     json_error_t je;
@@ -344,12 +346,11 @@ messages_or_reply(struct http_req *r, json_t **msgs, int *batch)
     size_t n = *batch ? json_array_size(body) : 1;
     if (n == 0 || n > MCP_MAX_BATCH) {
         json_decref(body);
-        http_reply_json(r, 400,
-                        n == 0 ? rpc_error(NULL, RPC_INVALID_REQUEST,
-                                           "an empty batch is not a request")
-                               : rpc_error(NULL, RPC_INVALID_REQUEST,
-                                           "a batch may hold at most %d messages",
-                                           MCP_MAX_BATCH));
+        http_reply_json(
+            r, 400,
+            n == 0 ? rpc_error(NULL, RPC_INVALID_REQUEST, "an empty batch is not a request")
+                   : rpc_error(NULL, RPC_INVALID_REQUEST, "a batch may hold at most %d messages",
+                               MCP_MAX_BATCH));
         return -1;
     }
     *msgs = *batch ? body : json_pack("[o]", body);

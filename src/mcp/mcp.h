@@ -17,8 +17,8 @@
 #include "http/http.h"
 
 #define MCP_LATEST_VERSION "2025-06-18"
-#define MCP_MAX_BATCH 32     /* messages in one POST */
-#define MCP_PAGE 100         /* tools per tools/list page */
+#define MCP_MAX_BATCH 32 /* messages in one POST */
+#define MCP_PAGE 100     /* tools per tools/list page */
 
 /* The handler, mcp_post (POST /tool_router/{id}/mcp, also under /api/v3 and /api/v3.1), is
  * declared with the other faces' handlers in api/handlers.h. */

@@ -117,7 +117,64 @@ static const char m0001_initial[] =
     ");"
     "CREATE INDEX events_account ON events(account_id, seq);";
 
+/* 2: the credential lifecycle and webhooks. Accounts carry their refresh lease (single flight:
+ * claimed by compare-and-set), failure count and the time before which the background scheduler
+ * leaves them alone. Events get an optional JSON detail. The trigger makes every events row the
+ * outbox entry of each matching webhook endpoint, in the transaction that wrote the event. */
+static const char m0002_lifecycle[] =
+    "ALTER TABLE accounts ADD COLUMN refresh_lease_until INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE accounts ADD COLUMN refresh_lease_owner TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE accounts ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE accounts ADD COLUMN refresh_not_before INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX accounts_refresh ON accounts(expires_at) "
+    "  WHERE status = 'ACTIVE' AND expires_at > 0;"
+    "ALTER TABLE events ADD COLUMN detail TEXT;"
+
+    "CREATE TABLE webhook_endpoints ("
+    "  id              TEXT PRIMARY KEY,"
+    "  project_id      TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,"
+    "  url             TEXT NOT NULL,"
+    "  events          TEXT NOT NULL DEFAULT '[]',"
+    "  disabled        INTEGER NOT NULL DEFAULT 0,"
+    "  secret_enc      BLOB NOT NULL,"
+    "  prev_secret_enc BLOB,"
+    "  prev_until      INTEGER NOT NULL DEFAULT 0,"
+    "  created_at      INTEGER NOT NULL,"
+    "  updated_at      INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX webhook_endpoints_project ON webhook_endpoints(project_id, created_at);"
+
+    "CREATE TABLE webhook_deliveries ("
+    "  seq           INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  endpoint_id   TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,"
+    "  project_id    TEXT NOT NULL,"
+    "  event_seq     INTEGER NOT NULL,"
+    "  account_id    TEXT NOT NULL,"
+    "  state         TEXT NOT NULL DEFAULT 'pending',"
+    "  attempts      INTEGER NOT NULL DEFAULT 0,"
+    "  next_at       INTEGER NOT NULL,"
+    "  lease_until   INTEGER NOT NULL DEFAULT 0,"
+    "  lease_owner   TEXT NOT NULL DEFAULT '',"
+    "  last_status   INTEGER NOT NULL DEFAULT 0,"
+    "  last_error    TEXT,"
+    "  created_at    INTEGER NOT NULL,"
+    "  delivered_at  INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_at) WHERE state = 'pending';"
+    "CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint_id, account_id, seq) "
+    "  WHERE state = 'pending';"
+    "CREATE INDEX webhook_deliveries_log ON webhook_deliveries(endpoint_id, seq);"
+
+    "CREATE TRIGGER events_outbox AFTER INSERT ON events BEGIN "
+    "  INSERT INTO webhook_deliveries (endpoint_id, project_id, event_seq, account_id, next_at, "
+    "    created_at) "
+    "  SELECT w.id, NEW.project_id, NEW.seq, NEW.account_id, NEW.at, NEW.at "
+    "  FROM webhook_endpoints w WHERE w.project_id = NEW.project_id AND w.disabled = 0 "
+    "    AND (w.events = '[]' OR instr(w.events, '\"' || NEW.type || '\"') > 0); "
+    "END;";
+
 const char *const store__sqlite_migrations[] = {
     m0001_initial,
+    m0002_lifecycle,
     NULL,
 };

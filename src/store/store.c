@@ -246,11 +246,9 @@ store_open(const char *url, struct store **out, char *err, size_t errlen)
 {
     const struct store_ops *ops = &store__sqlite;
     const char *target = url != NULL ? url : "var";
-    if (starts_with(target, "postgres://") || starts_with(target, "postgresql://")) {
-        set_err(err, errlen, "PostgreSQL support is not built in yet");
-        return -1;
-    }
-    if (starts_with(target, "sqlite:"))
+    if (starts_with(target, "postgres://") || starts_with(target, "postgresql://"))
+        ops = &store__pg; /* libpq reads the whole URL */
+    else if (starts_with(target, "sqlite:"))
         target += strlen("sqlite:");
     if (target[0] == '\0') {
         set_err(err, errlen, "no database directory given");
@@ -293,6 +291,14 @@ const char *
 store_backend(const struct store *s)
 {
     return s->ops->name;
+}
+
+int
+store_listen(struct store *s, void (*fn)(void *arg, const char *account_id), void *arg)
+{
+    if (fn == NULL)
+        return bad_arg(__func__, "fn");
+    return s->ops->listen != NULL ? s->ops->listen(s->be, fn, arg) : 0;
 }
 
 /* ---- projects and API keys ---------------------------------------------------------------- */
@@ -905,7 +911,7 @@ store_account_refresh_claim(struct store *s, const char *id, const char *owner, 
 int
 store_account_refresh_save(struct store *s, const char *id, const char *owner,
                            const unsigned char *creds_enc, size_t creds_len,
-                           const char *data_json, int64_t expires_at)
+                           const char *data_json, int64_t expires_at, int64_t refresh_at)
 {
     if (!fits(id, STORE_ID))
         return STORE_NOTFOUND;
@@ -913,7 +919,8 @@ store_account_refresh_save(struct store *s, const char *id, const char *owner,
         !text_ok(data_json))
         return bad_arg(__func__, "fields");
     return s->ops->account_refresh_save(s->be, id, owner, creds_enc, creds_len, data_json,
-                                        expires_at > 0 ? expires_at : 0);
+                                        expires_at > 0 ? expires_at : 0,
+                                        refresh_at > 0 ? refresh_at : 0);
 }
 
 int

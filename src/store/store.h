@@ -32,6 +32,12 @@ struct store;
 int store_open(const char *url, struct store **out, char *err, size_t errlen);
 void store_close(struct store *s);
 const char *store_backend(const struct store *s); /* "sqlite" / "postgres" */
+/* Calls fn(arg, account_id) on a store thread whenever another process sharing the database
+ * (another tether node) commits an account event other than account.initiated, and, after a lost
+ * database connection is restored, for every account that had such an event since shortly before
+ * the loss. fn must only hand off (wake waiters). At most once per store; stopped by store_close.
+ * The SQLite backend has no other writers and calls nothing. 0 or -1. */
+int store_listen(struct store *s, void (*fn)(void *arg, const char *account_id), void *arg);
 
 /* ---- projects and API keys ---------------------------------------------------------------- */
 
@@ -304,11 +310,12 @@ int store_account_refresh_claim(struct store *s, const char *id, const char *own
                                 int *failures);
 /* Saves a refreshed credential (the rotated refresh token in the same sealed value as the new
  * access token), data and expiry, while owner holds the lease of the still ACTIVE account; clears
- * the lease, the failure count and the retry time, and logs "account.refreshed" (status ACTIVE),
- * all in one transaction. STORE_NOTFOUND when the lease was lost or the account changed status. */
+ * the lease and the failure count, sets the time before which the background scheduler leaves
+ * the account alone to refresh_at (0: none), and logs "account.refreshed" (status ACTIVE), all in
+ * one transaction. STORE_NOTFOUND when the lease was lost or the account changed status. */
 int store_account_refresh_save(struct store *s, const char *id, const char *owner,
                                const unsigned char *creds_enc, size_t creds_len,
-                               const char *data_json, int64_t expires_at);
+                               const char *data_json, int64_t expires_at, int64_t refresh_at);
 /* Records a failed refresh by the lease owner and clears the lease. expire != 0 (the grant is
  * gone: invalid_grant, revoked): the account becomes EXPIRED with reason, logging
  * "account.expired". Otherwise it stays ACTIVE, the failure count grows by one, the background
@@ -317,7 +324,7 @@ int store_account_refresh_save(struct store *s, const char *id, const char *owne
 int store_account_refresh_fail(struct store *s, const char *id, const char *owner, int expire,
                                const char *reason, int64_t retry_at);
 /* ACTIVE accounts with a known expiry before before_ms whose lease is free at now_ms and whose
- * retry time has passed, soonest expiry first, at most limit (1..1000). *ids as in
+ * retry time (refresh_fail's retry_at, refresh_save's refresh_at) has passed, soonest expiry first, at most limit (1..1000). *ids as in
  * store_account_expire_due (free it). */
 int store_account_refresh_due(struct store *s, int64_t before_ms, int64_t now_ms, int limit,
                               char (**ids)[STORE_ID], size_t *n);

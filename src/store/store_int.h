@@ -131,7 +131,7 @@ struct store_ops {
                                  struct st_account *out, int *failures);
     int (*account_refresh_save)(struct store_be *b, const char *id, const char *owner,
                                 const unsigned char *creds_enc, size_t creds_len,
-                                const char *data_json, int64_t expires_at);
+                                const char *data_json, int64_t expires_at, int64_t refresh_at);
     int (*account_refresh_fail)(struct store_be *b, const char *id, const char *owner, int expire,
                                 const char *reason, int64_t retry_at);
     int (*account_refresh_due)(struct store_be *b, int64_t before_ms, int64_t now_ms, int limit,
@@ -164,9 +164,14 @@ struct store_ops {
     int (*sealed_replace)(struct store_be *b, enum st_sealed_kind kind,
                           const struct st_sealed *items, unsigned char *const *new_enc,
                           const size_t *new_len, size_t n, size_t *replaced);
+
+    /* Cross-node change notices (store_listen); NULL: the backend has no other nodes to hear. */
+    int (*listen)(struct store_be *b, void (*fn)(void *arg, const char *account_id), void *arg);
 };
 
 extern const struct store_ops store__sqlite;
 extern const char *const store__sqlite_migrations[]; /* migrations_sqlite.c */
+extern const struct store_ops store__pg;             /* store_pg.c */
+extern const char *const store__pg_migrations[];     /* migrations_pg.c */
 
 #endif

@@ -48,6 +48,14 @@
     "created_at, expires_at, used_at"
 #define EVENT_COLS "seq, account_id, project_id, type, status, reason, at"
 #define PENDING "('INITIATED', 'INITIALIZING')"
+#define WEBHOOK_COLS                                                                               \
+    "id, project_id, url, events, disabled, secret_enc, prev_secret_enc, prev_until, created_at, " \
+    "updated_at"
+#define DELIVERY_FROM                                                                              \
+    "SELECT d.seq, d.endpoint_id, d.project_id, e.seq, e.account_id, e.project_id, e.type, "      \
+    "e.status, e.reason, e.at, e.detail, d.state, d.attempts, d.next_at, d.last_status, "         \
+    "d.last_error, d.created_at, d.delivered_at FROM webhook_deliveries d "                       \
+    "JOIN events e ON e.seq = d.event_seq "
 
 /* ?1 project, ?2 toolkit or NULL, ?3 managed (-1 any), ?4 show disabled, ?5 search or NULL. */
 #define AC_FILTER                                                                                  \
@@ -75,6 +83,11 @@ enum rst {
     R_ACCOUNT_COUNTS,
     R_LINK_GET,
     R_EVENT_LIST,
+    R_REFRESH_DUE,
+    R_WEBHOOK_GET,
+    R_WEBHOOK_LIST,
+    R_DELIVERY_LIST,
+    R_DELIVERY_GET,
     R_EVENT_DAILY,
     R__COUNT
 };
@@ -108,6 +121,17 @@ static const char *const rsql[R__COUNT] = {
     [R_LINK_GET] = "SELECT " LINK_COLS " FROM links WHERE token_hash = ?1",
     [R_EVENT_LIST] = "SELECT " EVENT_COLS " FROM events WHERE project_id = ?1 "
                      "AND account_id = ?2 ORDER BY seq LIMIT ?3",
+    /* ?1 before, ?2 now, ?3 limit */
+    [R_REFRESH_DUE] = "SELECT id FROM accounts WHERE status = 'ACTIVE' AND expires_at > 0 "
+                      "AND expires_at < ?1 AND refresh_not_before <= ?2 "
+                      "AND refresh_lease_until <= ?2 ORDER BY expires_at LIMIT ?3",
+    [R_WEBHOOK_GET] = "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE project_id = ?1 "
+                      "AND id = ?2",
+    [R_WEBHOOK_LIST] = "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE project_id = ?1 "
+                       "ORDER BY created_at, id LIMIT ?2",
+    [R_DELIVERY_LIST] = DELIVERY_FROM "WHERE d.project_id = ?1 AND d.endpoint_id = ?2 "
+                        "AND (?3 = 0 OR d.seq < ?3) ORDER BY d.seq DESC LIMIT ?4",
+    [R_DELIVERY_GET] = DELIVERY_FROM "WHERE d.project_id = ?1 AND d.seq = ?2",
     [R_EVENT_DAILY] = "SELECT (at / 86400000) * 86400000 AS day, status, count(*) FROM events "
                       "WHERE project_id = ?1 AND at >= ?2 GROUP BY day, status "
                       "ORDER BY day, status LIMIT ?3",
@@ -144,6 +168,23 @@ enum wst {
     W_LINK_SET_STATE,
     W_LINK_BY_STATE,
     W_LINK_USE,
+    W_REFRESH_CLAIM,
+    W_REFRESH_SAVE,
+    W_REFRESH_FAIL_SOFT,
+    W_REFRESH_FAIL_HARD,
+    W_EVENT_INSERT_DETAIL,
+    W_RELINK,
+    W_LINKS_DROP_UNUSED,
+    W_WEBHOOK_COUNT,
+    W_WEBHOOK_INSERT,
+    W_WEBHOOK_UPDATE,
+    W_WEBHOOK_ROTATE,
+    W_WEBHOOK_DELETE,
+    W_DELIVERY_CLAIM,
+    W_DELIVERY_BY_SEQ,
+    W_DELIVERY_OK,
+    W_DELIVERY_FAIL,
+    W_DELIVERY_REPLAY,
     W__COUNT
 };
 
@@ -209,6 +250,69 @@ static const char *const wsql[W__COUNT] = {
                          "WHERE token_hash = ?1 AND used_at = 0",
     [W_LINK_BY_STATE] = "SELECT " LINK_COLS " FROM links WHERE state_hash = ?1",
     [W_LINK_USE] = "UPDATE links SET used_at = ?2 WHERE token_hash = ?1 AND used_at = 0",
+    /* ?1 id, ?2 owner, ?3 now, ?4 lease ms, ?5 expires_before */
+    [W_REFRESH_CLAIM] =
+        "UPDATE accounts SET refresh_lease_until = ?3 + ?4, refresh_lease_owner = ?2 "
+        "WHERE id = ?1 AND status = 'ACTIVE' AND (refresh_lease_until <= ?3 OR "
+        "refresh_lease_owner = ?2) AND expires_at < ?5 RETURNING " ACCOUNT_COLS ", refresh_failures",
+    /* ?1 id, ?2 owner, ?3 creds, ?4 data, ?5 expires_at, ?6 now, ?7 refresh_at */
+    [W_REFRESH_SAVE] =
+        "UPDATE accounts SET creds_enc = ?3, data = coalesce(?4, data), expires_at = ?5, "
+        "updated_at = ?6, refresh_lease_until = 0, refresh_lease_owner = '', "
+        "refresh_failures = 0, refresh_not_before = ?7 "
+        "WHERE id = ?1 AND refresh_lease_owner = ?2 AND status = 'ACTIVE' RETURNING project_id",
+    /* ?1 id, ?2 owner, ?3 retry_at, ?4 now */
+    [W_REFRESH_FAIL_SOFT] =
+        "UPDATE accounts SET refresh_lease_until = 0, refresh_lease_owner = '', "
+        "refresh_failures = refresh_failures + 1, refresh_not_before = ?3, updated_at = ?4 "
+        "WHERE id = ?1 AND refresh_lease_owner = ?2 AND status = 'ACTIVE' RETURNING project_id",
+    /* ?1 id, ?2 owner, ?3 reason, ?4 now */
+    [W_REFRESH_FAIL_HARD] =
+        "UPDATE accounts SET status = 'EXPIRED', status_reason = ?3, refresh_lease_until = 0, "
+        "refresh_lease_owner = '', refresh_failures = refresh_failures + 1, updated_at = ?4 "
+        "WHERE id = ?1 AND refresh_lease_owner = ?2 AND status = 'ACTIVE' RETURNING project_id",
+    [W_EVENT_INSERT_DETAIL] =
+        "INSERT INTO events (account_id, project_id, type, status, reason, at, detail) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* ?1 project, ?2 id, ?3 link expiry, ?4 now */
+    [W_RELINK] = "UPDATE accounts SET status = 'INITIATED', status_reason = NULL, is_disabled = 0, "
+                 "pending_expires_at = ?3, updated_at = ?4, refresh_lease_until = 0, "
+                 "refresh_lease_owner = '', refresh_failures = 0, refresh_not_before = 0 "
+                 "WHERE project_id = ?1 AND id = ?2 RETURNING project_id",
+    [W_LINKS_DROP_UNUSED] = "DELETE FROM links WHERE account_id = ?1 AND used_at = 0",
+    [W_WEBHOOK_COUNT] = "SELECT count(*) FROM webhook_endpoints WHERE project_id = ?1",
+    [W_WEBHOOK_INSERT] = "INSERT INTO webhook_endpoints (" WEBHOOK_COLS ") "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [W_WEBHOOK_UPDATE] = "UPDATE webhook_endpoints SET url = ?3, events = ?4, disabled = ?5, "
+                         "updated_at = ?6 WHERE project_id = ?1 AND id = ?2",
+    [W_WEBHOOK_ROTATE] = "UPDATE webhook_endpoints SET prev_secret_enc = secret_enc, "
+                         "prev_until = ?4, secret_enc = ?3 WHERE project_id = ?1 AND id = ?2",
+    [W_WEBHOOK_DELETE] = "DELETE FROM webhook_endpoints WHERE project_id = ?1 AND id = ?2",
+    /* ?1 owner, ?2 lease until, ?3 now, ?4 limit. Only the oldest pending delivery of an
+     * (endpoint, account) pair is due, so an account's events arrive in order. */
+    [W_DELIVERY_CLAIM] =
+        "UPDATE webhook_deliveries SET lease_until = ?2, lease_owner = ?1 WHERE seq IN ("
+        "SELECT d.seq FROM webhook_deliveries d WHERE d.state = 'pending' AND d.next_at <= ?3 "
+        "AND d.lease_until <= ?3 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p "
+        "WHERE p.state = 'pending' AND p.endpoint_id = d.endpoint_id "
+        "AND p.account_id = d.account_id AND p.seq < d.seq) ORDER BY d.seq LIMIT ?4) "
+        "RETURNING seq",
+    [W_DELIVERY_BY_SEQ] = DELIVERY_FROM "WHERE d.seq = ?1",
+    /* ?1 seq, ?2 owner, ?3 http status, ?4 now */
+    [W_DELIVERY_OK] = "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, "
+                      "last_status = ?3, last_error = NULL, delivered_at = ?4, lease_until = 0, "
+                      "lease_owner = '' WHERE seq = ?1 AND lease_owner = ?2 AND state = 'pending'",
+    /* ?1 seq, ?2 owner, ?3 http status, ?4 error, ?5 next_at (0: give up) */
+    [W_DELIVERY_FAIL] =
+        "UPDATE webhook_deliveries SET state = CASE WHEN ?5 = 0 THEN 'failed' ELSE 'pending' END, "
+        "next_at = CASE WHEN ?5 = 0 THEN next_at ELSE ?5 END, attempts = attempts + 1, "
+        "last_status = ?3, last_error = ?4, lease_until = 0, lease_owner = '' "
+        "WHERE seq = ?1 AND lease_owner = ?2 AND state = 'pending'",
+    /* ?1 project, ?2 seq, ?3 now */
+    [W_DELIVERY_REPLAY] =
+        "INSERT INTO webhook_deliveries (endpoint_id, project_id, event_seq, account_id, next_at, "
+        "created_at) SELECT endpoint_id, project_id, event_seq, account_id, ?3, ?3 "
+        "FROM webhook_deliveries WHERE project_id = ?1 AND seq = ?2",
 };
 
 /* ---- state -------------------------------------------------------------------------------- */
@@ -1984,6 +2088,605 @@ sq_event_daily(struct store_be *b, const char *project_id, int64_t since_ms, siz
     return rc;
 }
 
+/* ---- credential lifecycle, webhooks, key rotation (migration 2) ------------------------------ */
+
+/* An account row followed by its refresh_failures column. */
+struct claimed {
+    struct st_account *a;
+    int failures;
+};
+
+static int
+row_claimed(sqlite3_stmt *st, void *out)
+{
+    struct claimed *x = out;
+    if (row_account(st, x->a) != 0)
+        return -1;
+    x->failures = sqlite3_column_int(st, 16);
+    return 0;
+}
+
+struct a_claim {
+    const struct val *v;
+    int nv;
+    struct claimed *out;
+};
+
+static int
+w_refresh_claim(struct store_be *b, void *arg)
+{
+    struct a_claim *x = arg;
+    return wrow(b, W_REFRESH_CLAIM, x->v, x->nv, row_claimed, x->out, "refresh_claim");
+}
+
+static int
+sq_account_refresh_claim(struct store_be *b, const char *id, const char *owner, int64_t now_ms,
+                         int64_t lease_ms, int64_t expires_before, struct st_account *out,
+                         int *failures)
+{
+    struct val v[] = {V_TEXT(id), V_TEXT(owner), V_INT(now_ms), V_INT(lease_ms),
+                      V_INT(expires_before)};
+    struct st_account a = {0};
+    struct claimed c = {&a, 0};
+    struct a_claim x = {v, NVALS(v), &c};
+    int rc = submit(b, w_refresh_claim, &x);
+    if (rc != 0)
+        return rc;
+    *out = a;
+    *failures = c.failures;
+    return 0;
+}
+
+static int
+event_add_detail(struct store_be *b, const char *account_id, const char *project_id,
+                 const char *type, const char *status, const char *reason, const char *detail,
+                 int64_t now)
+{
+    struct val v[] = {V_TEXT(account_id), V_TEXT(project_id), V_TEXT(type),  V_TEXT(status),
+                      V_TEXT(reason),     V_INT(now),         V_TEXT(detail)};
+    return wrun(b, W_EVENT_INSERT_DETAIL, v, NVALS(v), 0, "event_add");
+}
+
+/* One UPDATE ... RETURNING project_id on an account, then its event. */
+struct a_account_event {
+    enum wst id;
+    const struct val *v;
+    int nv;
+    const char *account_id;
+    const char *type;
+    const char *status;
+    const char *reason;
+    int64_t now;
+};
+
+static int
+w_account_event(struct store_be *b, void *arg)
+{
+    struct a_account_event *x = arg;
+    char project[STORE_ID];
+    int rc = wrow(b, x->id, x->v, x->nv, row_id, project, x->type);
+    if (rc != 0)
+        return rc;
+    return event_add_detail(b, x->account_id, project, x->type, x->status, x->reason, NULL,
+                            x->now);
+}
+
+static int
+sq_account_refresh_save(struct store_be *b, const char *id, const char *owner,
+                        const unsigned char *creds_enc, size_t creds_len, const char *data_json,
+                        int64_t expires_at, int64_t refresh_at)
+{
+    int64_t now = time_now_ms();
+    struct val v[] = {V_TEXT(id),        V_TEXT(owner),     V_BLOB(creds_enc, creds_len),
+                      V_TEXT(data_json), V_INT(expires_at), V_INT(now),
+                      V_INT(refresh_at)};
+    struct a_account_event x = {W_REFRESH_SAVE, v,    NVALS(v), id, "account.refreshed",
+                                "ACTIVE",       NULL, now};
+    return submit(b, w_account_event, &x);
+}
+
+static int
+sq_account_refresh_fail(struct store_be *b, const char *id, const char *owner, int expire,
+                        const char *reason, int64_t retry_at)
+{
+    int64_t now = time_now_ms();
+    struct val hard[] = {V_TEXT(id), V_TEXT(owner), V_TEXT(reason), V_INT(now)};
+    struct val soft[] = {V_TEXT(id), V_TEXT(owner), V_INT(retry_at), V_INT(now)};
+    struct a_account_event x = {W_REFRESH_FAIL_SOFT, soft, NVALS(soft), id,
+                                "account.refresh_failed", "ACTIVE", reason, now};
+    if (expire) {
+        x.id = W_REFRESH_FAIL_HARD;
+        x.v = hard;
+        x.type = "account.expired";
+        x.status = "EXPIRED";
+    }
+    return submit(b, w_account_event, &x);
+}
+
+static int
+sq_account_refresh_due(struct store_be *b, int64_t before_ms, int64_t now_ms, int limit,
+                       char (**ids)[STORE_ID], size_t *n)
+{
+    struct val v[] = {V_INT(before_ms), V_INT(now_ms), V_INT(limit)};
+    void *arr = NULL;
+    int rc = read_all(b, R_REFRESH_DUE, v, NVALS(v), row_id, NULL, STORE_ID, (size_t)limit, &arr,
+                      n, "refresh_due");
+    if (rc == 0)
+        *ids = arr;
+    return rc;
+}
+
+struct a_relink {
+    const struct st_link *l;
+    int64_t now;
+};
+
+static int
+w_relink(struct store_be *b, void *arg)
+{
+    struct a_relink *x = arg;
+    const struct st_link *l = x->l;
+    char project[STORE_ID];
+    struct val v[] = {V_TEXT(l->project_id), V_TEXT(l->account_id), V_INT(l->expires_at),
+                      V_INT(x->now)};
+    int rc = wrow(b, W_RELINK, v, NVALS(v), row_id, project, "account_relink");
+    struct val drop[] = {V_TEXT(l->account_id)};
+    if (rc == 0)
+        rc = wrun(b, W_LINKS_DROP_UNUSED, drop, NVALS(drop), 0, "account_relink");
+    struct st_account a = {0};
+    snprintf(a.id, sizeof a.id, "%s", l->account_id);
+    snprintf(a.project_id, sizeof a.project_id, "%s", l->project_id);
+    if (rc == 0)
+        rc = insert_link(b, &a, l, x->now);
+    if (rc != 0)
+        return rc;
+    return event_add_detail(b, l->account_id, l->project_id, "account.initiated", "INITIATED",
+                            "reconnect", NULL, x->now);
+}
+
+static int
+sq_account_relink(struct store_be *b, const struct st_link *l)
+{
+    struct a_relink x = {l, time_now_ms()};
+    return submit(b, w_relink, &x);
+}
+
+struct a_delete_noted {
+    const char *project_id;
+    const char *id;
+    const char *detail;
+    int64_t now;
+};
+
+static int
+w_delete_noted(struct store_be *b, void *arg)
+{
+    struct a_delete_noted *x = arg;
+    char status[STORE_ID];
+    struct val v[] = {V_TEXT(x->project_id), V_TEXT(x->id)};
+    int rc = wrow(b, W_ACCOUNT_DELETE, v, NVALS(v), row_id, status, "account_delete");
+    if (rc != 0)
+        return rc;
+    status[15] = '\0';
+    return event_add_detail(b, x->id, x->project_id, "account.deleted", status, NULL, x->detail,
+                            x->now);
+}
+
+static int
+sq_account_delete_noted(struct store_be *b, const char *project_id, const char *id,
+                        const char *detail_json)
+{
+    struct a_delete_noted x = {project_id, id, detail_json, time_now_ms()};
+    return submit(b, w_delete_noted, &x);
+}
+
+/* ---- webhook endpoints ---- */
+
+static int
+row_webhook(sqlite3_stmt *st, void *out)
+{
+    struct st_webhook *w = out;
+    col_copy(st, 0, w->id, sizeof w->id);
+    col_copy(st, 1, w->project_id, sizeof w->project_id);
+    w->disabled = sqlite3_column_int(st, 4);
+    w->prev_until = sqlite3_column_int64(st, 7);
+    w->created_at = sqlite3_column_int64(st, 8);
+    w->updated_at = sqlite3_column_int64(st, 9);
+    if (col_dup(st, 2, &w->url, "") != 0 || col_dup(st, 3, &w->events, "[]") != 0 ||
+        col_blob(st, 5, &w->secret_enc, &w->secret_len) != 0 ||
+        col_blob(st, 6, &w->prev_secret_enc, &w->prev_secret_len) != 0) {
+        st_webhook_clear(w);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+clr_webhook(void *p)
+{
+    st_webhook_clear(p);
+}
+
+static int
+w_webhook_create(struct store_be *b, void *arg)
+{
+    const struct st_webhook *w = arg;
+    int64_t count = 0;
+    struct val key[] = {V_TEXT(w->project_id)};
+    int rc = wrow(b, W_WEBHOOK_COUNT, key, NVALS(key), row_int, &count, "webhook_create");
+    if (rc != 0)
+        return rc;
+    if (count >= STORE_WEBHOOKS_MAX)
+        return STORE_CONFLICT;
+    int64_t now = time_now_ms();
+    struct val v[] = {V_TEXT(w->id),
+                      V_TEXT(w->project_id),
+                      V_TEXT(w->url),
+                      V_TEXT(w->events),
+                      V_INT(w->disabled ? 1 : 0),
+                      V_BLOB(w->secret_enc, w->secret_len),
+                      V_BLOB(w->prev_secret_enc, w->prev_secret_len),
+                      V_INT(w->prev_until),
+                      V_INT(w->created_at > 0 ? w->created_at : now),
+                      V_INT(w->updated_at > 0 ? w->updated_at : now)};
+    return wrun(b, W_WEBHOOK_INSERT, v, NVALS(v), 0, "webhook_create");
+}
+
+static int
+sq_webhook_create(struct store_be *b, const struct st_webhook *w)
+{
+    return submit(b, w_webhook_create, (void *)w);
+}
+
+static int
+sq_webhook_get(struct store_be *b, const char *project_id, const char *id, struct st_webhook *out)
+{
+    struct val v[] = {V_TEXT(project_id), V_TEXT(id)};
+    struct st_webhook w = {0};
+    int rc = read_one(b, R_WEBHOOK_GET, v, NVALS(v), row_webhook, &w, "webhook_get");
+    if (rc == 0)
+        *out = w;
+    return rc;
+}
+
+static int
+sq_webhook_list(struct store_be *b, const char *project_id, struct st_webhook **out, size_t *n)
+{
+    struct val v[] = {V_TEXT(project_id), V_INT(STORE_WEBHOOKS_MAX)};
+    void *arr = NULL;
+    int rc = read_all(b, R_WEBHOOK_LIST, v, NVALS(v), row_webhook, clr_webhook, sizeof **out,
+                      STORE_WEBHOOKS_MAX, &arr, n, "webhook_list");
+    if (rc == 0)
+        *out = arr;
+    return rc;
+}
+
+static int
+w_webhook_update(struct store_be *b, void *arg)
+{
+    const struct st_webhook *w = arg;
+    int64_t now = time_now_ms();
+    struct val v[] = {V_TEXT(w->project_id), V_TEXT(w->id), V_TEXT(w->url), V_TEXT(w->events),
+                      V_INT(w->disabled ? 1 : 0), V_INT(now)};
+    int rc = wrun(b, W_WEBHOOK_UPDATE, v, NVALS(v), 1, "webhook_update");
+    if (rc != 0 || w->secret_enc == NULL)
+        return rc;
+    struct val r[] = {V_TEXT(w->project_id), V_TEXT(w->id), V_BLOB(w->secret_enc, w->secret_len),
+                      V_INT(w->prev_until)};
+    return wrun(b, W_WEBHOOK_ROTATE, r, NVALS(r), 1, "webhook_rotate");
+}
+
+static int
+sq_webhook_update(struct store_be *b, const struct st_webhook *w)
+{
+    return submit(b, w_webhook_update, (void *)w);
+}
+
+static int
+sq_webhook_delete(struct store_be *b, const char *project_id, const char *id)
+{
+    struct val v[] = {V_TEXT(project_id), V_TEXT(id)};
+    return write_simple(b, W_WEBHOOK_DELETE, v, NVALS(v), 1, "webhook_delete");
+}
+
+/* ---- deliveries ---- */
+
+static int
+row_delivery(sqlite3_stmt *st, void *out)
+{
+    struct st_delivery *d = out;
+    d->seq = sqlite3_column_int64(st, 0);
+    col_copy(st, 1, d->endpoint_id, sizeof d->endpoint_id);
+    col_copy(st, 2, d->project_id, sizeof d->project_id);
+    d->event.seq = sqlite3_column_int64(st, 3);
+    col_copy(st, 4, d->event.account_id, sizeof d->event.account_id);
+    col_copy(st, 5, d->event.project_id, sizeof d->event.project_id);
+    col_copy(st, 6, d->event.type, sizeof d->event.type);
+    col_copy(st, 7, d->event.status, sizeof d->event.status);
+    d->event.at = sqlite3_column_int64(st, 9);
+    col_copy(st, 11, d->state, sizeof d->state);
+    d->attempts = sqlite3_column_int(st, 12);
+    d->next_at = sqlite3_column_int64(st, 13);
+    d->last_status = (long)sqlite3_column_int64(st, 14);
+    d->created_at = sqlite3_column_int64(st, 16);
+    d->delivered_at = sqlite3_column_int64(st, 17);
+    if (col_dup(st, 8, &d->event.reason, NULL) != 0 ||
+        col_dup(st, 10, &d->event.detail, NULL) != 0 ||
+        col_dup(st, 15, &d->last_error, NULL) != 0) {
+        st_delivery_clear(d);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+clr_delivery(void *p)
+{
+    st_delivery_clear(p);
+}
+
+struct a_dclaim {
+    const char *owner;
+    int64_t now, lease_ms;
+    int limit;
+    struct st_delivery *items;
+    size_t n;
+};
+
+static int
+w_delivery_claim(struct store_be *b, void *arg)
+{
+    struct a_dclaim *x = arg;
+    struct val v[] = {V_TEXT(x->owner), V_INT(x->now + x->lease_ms), V_INT(x->now),
+                      V_INT(x->limit)};
+    sqlite3_stmt *st = wprep(b, W_DELIVERY_CLAIM);
+    if (st == NULL)
+        return STORE_ERR;
+    void *seqs = NULL;
+    size_t nseq = 0;
+    int rc = step_all(b->wdb, st, v, NVALS(v), row_int, NULL, sizeof(int64_t), (size_t)x->limit,
+                      &seqs, &nseq, "delivery_claim");
+    if (rc != 0)
+        return rc;
+    x->items = nseq ? calloc(nseq, sizeof *x->items) : NULL;
+    if (nseq > 0 && x->items == NULL) {
+        free(seqs);
+        return STORE_ERR;
+    }
+    for (size_t i = 0; i < nseq && rc == 0; i++) {
+        struct val k[] = {V_INT(((int64_t *)seqs)[i])};
+        rc = wrow(b, W_DELIVERY_BY_SEQ, k, NVALS(k), row_delivery, &x->items[x->n],
+                  "delivery_claim");
+        if (rc == 0)
+            x->n++;
+    }
+    free(seqs);
+    if (rc != 0) {
+        for (size_t i = 0; i < x->n; i++)
+            st_delivery_clear(&x->items[i]);
+        free(x->items);
+        x->items = NULL;
+        x->n = 0;
+    }
+    return rc;
+}
+
+/* The claim's rows are ordered by seq: RETURNING gives no order, so sort them here. */
+static int
+cmp_delivery(const void *a, const void *b)
+{
+    int64_t x = ((const struct st_delivery *)a)->seq, y = ((const struct st_delivery *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+static int
+sq_delivery_claim(struct store_be *b, const char *owner, int64_t now_ms, int64_t lease_ms,
+                  int limit, struct st_delivery **out, size_t *n)
+{
+    struct a_dclaim x = {owner, now_ms, lease_ms, limit, NULL, 0};
+    int rc = submit(b, w_delivery_claim, &x);
+    if (rc != 0) {
+        for (size_t i = 0; i < x.n; i++)
+            st_delivery_clear(&x.items[i]);
+        free(x.items);
+        return rc;
+    }
+    if (x.n > 1)
+        qsort(x.items, x.n, sizeof *x.items, cmp_delivery);
+    *out = x.items;
+    *n = x.n;
+    return 0;
+}
+
+static int
+sq_delivery_finish(struct store_be *b, int64_t seq, const char *owner, int ok, long http_status,
+                   const char *error, int64_t next_at)
+{
+    int64_t now = time_now_ms();
+    if (ok) {
+        struct val v[] = {V_INT(seq), V_TEXT(owner), V_INT(http_status), V_INT(now)};
+        return write_simple(b, W_DELIVERY_OK, v, NVALS(v), 1, "delivery_finish");
+    }
+    struct val v[] = {V_INT(seq), V_TEXT(owner), V_INT(http_status), V_TEXT(error),
+                      V_INT(next_at)};
+    return write_simple(b, W_DELIVERY_FAIL, v, NVALS(v), 1, "delivery_finish");
+}
+
+static int
+sq_delivery_list(struct store_be *b, const char *project_id, const char *endpoint_id,
+                 int64_t before_seq, int limit, struct st_delivery **out, size_t *n)
+{
+    struct val v[] = {V_TEXT(project_id), V_TEXT(endpoint_id), V_INT(before_seq), V_INT(limit)};
+    void *arr = NULL;
+    int rc = read_all(b, R_DELIVERY_LIST, v, NVALS(v), row_delivery, clr_delivery, sizeof **out,
+                      (size_t)limit, &arr, n, "delivery_list");
+    if (rc == 0)
+        *out = arr;
+    return rc;
+}
+
+static int
+sq_delivery_get(struct store_be *b, const char *project_id, int64_t seq, struct st_delivery *out)
+{
+    struct val v[] = {V_TEXT(project_id), V_INT(seq)};
+    struct st_delivery d = {0};
+    int rc = read_one(b, R_DELIVERY_GET, v, NVALS(v), row_delivery, &d, "delivery_get");
+    if (rc == 0)
+        *out = d;
+    return rc;
+}
+
+struct a_replay {
+    const char *project_id;
+    int64_t seq;
+    int64_t new_seq;
+};
+
+static int
+w_delivery_replay(struct store_be *b, void *arg)
+{
+    struct a_replay *x = arg;
+    struct val v[] = {V_TEXT(x->project_id), V_INT(x->seq), V_INT(time_now_ms())};
+    int rc = wrun(b, W_DELIVERY_REPLAY, v, NVALS(v), 1, "delivery_replay");
+    if (rc == 0)
+        x->new_seq = sqlite3_last_insert_rowid(b->wdb);
+    return rc;
+}
+
+static int
+sq_delivery_replay(struct store_be *b, const char *project_id, int64_t seq, int64_t *new_seq)
+{
+    struct a_replay x = {project_id, seq, 0};
+    int rc = submit(b, w_delivery_replay, &x);
+    if (rc == 0)
+        *new_seq = x.new_seq;
+    return rc;
+}
+
+/* ---- sealed values, for key rotation ---- */
+
+struct sealed_col {
+    const char *table, *key, *ref, *col;
+    int key_blob;
+};
+
+static const struct sealed_col SEALED_COLS[SEALED__COUNT] = {
+    [SEALED_ACCOUNT] = {"accounts", "id", "id", "creds_enc", 0},
+    [SEALED_LINK] = {"links", "token_hash", "account_id", "verifier_enc", 1},
+    [SEALED_AUTH_CONFIG] = {"auth_configs", "id", "id", "secret_enc", 0},
+    [SEALED_APP] = {"managed_apps", "toolkit", "toolkit", "secret_enc", 0},
+    [SEALED_WEBHOOK] = {"webhook_endpoints", "id", "id", "secret_enc", 0},
+    [SEALED_WEBHOOK_PREV] = {"webhook_endpoints", "id", "id", "prev_secret_enc", 0},
+};
+
+static int
+row_sealed(sqlite3_stmt *st, void *out)
+{
+    struct st_sealed *x = out;
+    const void *k = sqlite3_column_blob(st, 0);
+    size_t kn = (size_t)sqlite3_column_bytes(st, 0);
+    if (k == NULL || kn == 0 || kn > sizeof x->key)
+        return -1;
+    memcpy(x->key, k, kn);
+    x->key_len = kn;
+    col_copy(st, 1, x->ref, sizeof x->ref);
+    return col_blob(st, 2, &x->enc, &x->len);
+}
+
+static void
+clr_sealed(void *p)
+{
+    st_sealed_clear(p);
+}
+
+/* Binds a row key as the column's type (text or blob); NULL when len is 0. */
+static struct val
+key_val(const struct sealed_col *c, const unsigned char *key, size_t len, char *text, size_t cap)
+{
+    if (len == 0)
+        return (struct val){VT_NULL, 0, NULL, 0};
+    if (c->key_blob)
+        return V_BLOB(key, len);
+    size_t n = len < cap - 1 ? len : cap - 1;
+    memcpy(text, key, n);
+    text[n] = '\0';
+    return V_TEXT(text);
+}
+
+static int
+sq_sealed_page(struct store_be *b, enum st_sealed_kind kind, const unsigned char *after,
+               size_t after_len, int limit, struct st_sealed **out, size_t *n)
+{
+    const struct sealed_col *c = &SEALED_COLS[kind];
+    char sql[400], text[STORE_ID + 1];
+    snprintf(sql, sizeof sql,
+             "SELECT %s, %s, %s FROM %s WHERE %s IS NOT NULL AND (?1 IS NULL OR %s > ?1) "
+             "ORDER BY %s LIMIT ?2",
+             c->key, c->ref, c->col, c->table, c->col, c->key, c->key);
+    sqlite3 *db;
+    sqlite3_stmt *st = prepare_dynamic(b, sql, &db);
+    if (st == NULL)
+        return STORE_ERR;
+    struct val v[] = {key_val(c, after, after_len, text, sizeof text), V_INT(limit)};
+    void *arr = NULL;
+    int rc = step_all(db, st, v, NVALS(v), row_sealed, clr_sealed, sizeof **out, (size_t)limit,
+                      &arr, n, "sealed_page");
+    sqlite3_finalize(st);
+    if (rc == 0)
+        *out = arr;
+    return rc;
+}
+
+struct a_sealed_replace {
+    const struct sealed_col *c;
+    const struct st_sealed *items;
+    unsigned char *const *new_enc;
+    const size_t *new_len;
+    size_t n;
+    size_t replaced;
+};
+
+static int
+w_sealed_replace(struct store_be *b, void *arg)
+{
+    struct a_sealed_replace *x = arg;
+    const struct sealed_col *c = x->c;
+    char sql[300], text[STORE_ID + 1];
+    snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?2 WHERE %s = ?1 AND %s = ?3", c->table, c->col,
+             c->key, c->col);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(b->wdb, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return db_fail(b->wdb, "sealed_replace");
+    }
+    int rc = 0;
+    for (size_t i = 0; i < x->n && rc == 0; i++) {
+        const struct st_sealed *it = &x->items[i];
+        struct val v[] = {key_val(c, it->key, it->key_len, text, sizeof text),
+                          V_BLOB(x->new_enc[i], x->new_len[i]), V_BLOB(it->enc, it->len)};
+        bind_vals(st, v, NVALS(v));
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = db_fail(b->wdb, "sealed_replace");
+        else
+            x->replaced += (size_t)sqlite3_changes(b->wdb);
+        stmt_done(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int
+sq_sealed_replace(struct store_be *b, enum st_sealed_kind kind, const struct st_sealed *items,
+                  unsigned char *const *new_enc, const size_t *new_len, size_t n,
+                  size_t *replaced)
+{
+    struct a_sealed_replace x = {&SEALED_COLS[kind], items, new_enc, new_len, n, 0};
+    int rc = submit(b, w_sealed_replace, &x);
+    if (rc == 0)
+        *replaced = x.replaced;
+    return rc;
+}
+
 const struct store_ops store__sqlite = {
     .version = STORE_OPS_VERSION,
     .name = "sqlite",
@@ -2030,4 +2733,22 @@ const struct store_ops store__sqlite = {
     .link_mark_used = sq_link_mark_used,
     .event_list = sq_event_list,
     .event_daily = sq_event_daily,
+    .account_refresh_claim = sq_account_refresh_claim,
+    .account_refresh_save = sq_account_refresh_save,
+    .account_refresh_fail = sq_account_refresh_fail,
+    .account_refresh_due = sq_account_refresh_due,
+    .account_relink = sq_account_relink,
+    .account_delete_noted = sq_account_delete_noted,
+    .webhook_create = sq_webhook_create,
+    .webhook_get = sq_webhook_get,
+    .webhook_list = sq_webhook_list,
+    .webhook_update = sq_webhook_update,
+    .webhook_delete = sq_webhook_delete,
+    .delivery_claim = sq_delivery_claim,
+    .delivery_finish = sq_delivery_finish,
+    .delivery_list = sq_delivery_list,
+    .delivery_get = sq_delivery_get,
+    .delivery_replay = sq_delivery_replay,
+    .sealed_page = sq_sealed_page,
+    .sealed_replace = sq_sealed_replace,
 };

@@ -585,3 +585,55 @@ vault_current_kid(const struct vault *v)
 {
     return v->current;
 }
+
+int
+vault_reload(struct vault *v, const char *dir, int *added, char *err, size_t errlen)
+{
+    char path[4096], *text = NULL;
+    size_t len = 0;
+    *added = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, KEY_FILE);
+    int rc = read_key_file(path, &text, &len, err, errlen);
+    if (rc != 0) {
+        if (rc == 1)
+            set_err(err, errlen, "'%s' does not exist", path);
+        return -1;
+    }
+    struct vault *next = sodium_malloc(sizeof *next);
+    if (next == NULL) {
+        sodium_memzero(text, len);
+        free(text);
+        set_err(err, errlen, "cannot allocate locked memory for the keys");
+        return -1;
+    }
+    memset(next, 0, sizeof *next);
+    rc = parse_key_text(next, text, len, err, errlen);
+    sodium_memzero(text, len);
+    free(text);
+    if (rc == 0 && sodium_memcmp(next->hash_key, v->hash_key, KEY_LEN) != 0) {
+        set_err(err, errlen, "the hash key in '%s' changed; restart to use it", path);
+        rc = -1;
+    }
+    for (unsigned kid = 1; rc == 0 && kid < 256; kid++) {
+        if (next->present[kid] && v->present[kid] &&
+            sodium_memcmp(next->keys[kid], v->keys[kid], KEY_LEN) != 0) {
+            set_err(err, errlen, "key id %u in '%s' changed; restart to use it", kid, path);
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        sodium_mprotect_readwrite(v);
+        for (unsigned kid = 1; kid < 256; kid++) {
+            if (!next->present[kid] || v->present[kid])
+                continue;
+            memcpy(v->keys[kid], next->keys[kid], KEY_LEN);
+            __atomic_store_n(&v->present[kid], 1, __ATOMIC_RELEASE);
+            (*added)++;
+        }
+        if (next->current > v->current)
+            __atomic_store_n(&v->current, next->current, __ATOMIC_RELEASE);
+        sodium_mprotect_readonly(v);
+    }
+    sodium_free(next);
+    return rc;
+}

@@ -40,4 +40,11 @@ uint8_t vault_current_kid(const struct vault *v);
  * -1 with a sentence in err (no key file, unsafe mode, id 255 already used). */
 int vault_rotate(const char *dir, uint8_t *new_kid, char *err, size_t errlen);
 
+/* Re-reads dir/master.key into a running vault: sealing keys it does not know yet are added and
+ * the newest becomes the sealing key (after `tether vault rotate` by another process). Keys are
+ * never removed while running. Safe while other threads seal and unseal; call it from one thread
+ * at a time. 0 and *added (keys added), or -1 with err (file unreadable, or a known key or the
+ * hash key changed: that needs a restart). */
+int vault_reload(struct vault *v, const char *dir, int *added, char *err, size_t errlen);
+
 #endif

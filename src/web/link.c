@@ -16,13 +16,21 @@ core_of(struct http_req *r)
     return r->app;
 }
 
+/* 1 when field i is filled from the token response: never asked, never taken from a form. */
+static int
+from_provider(const struct catalog_scheme *s, size_t i)
+{
+    const char *src = catalog_field_source(s, i);
+    return src != NULL && strcmp(src, "token_response") == 0;
+}
+
 static json_t *
 fields_json(const struct catalog_scheme *s, int oauth)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < s->nfields; i++) {
         const struct catalog_field *f = &s->fields[i];
-        if (oauth && f->secret)
+        if (oauth && (f->secret || from_provider(s, i)))
             continue;
         json_array_append_new(arr, json_pack("{ss ss ss sb sb}", "name", f->name, "display_name",
                                              f->display_name, "description", f->description,
@@ -238,7 +246,8 @@ oauth_fields(const struct catalog_scheme *s, const struct kv_list *form)
     json_t *o = json_object();
     for (size_t i = 0; i < s->nfields; i++) {
         const char *v = kv_get(form, s->fields[i].name);
-        if (!s->fields[i].secret && v != NULL && v[0] != '\0' && strlen(v) <= 200)
+        if (!s->fields[i].secret && !from_provider(s, i) && v != NULL && v[0] != '\0' &&
+            strlen(v) <= 200)
             json_object_set_new(o, s->fields[i].name, json_string(v));
     }
     return o;

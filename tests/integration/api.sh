@@ -107,25 +107,27 @@ api GET /api/v3.1/connected_accounts/$CA; expect_status "get account" 200
 check "new account is INITIATED" [ "$(jget .status)" = INITIATED ]
 api GET /api/v3.1/connected_accounts/ca_AAAAAAAAAAAA; expect_status "unknown account -> 404" 404
 check "unknown account code is 1803" [ "$(jget .error.code)" = 1803 ]
-# --- the Connect Link page and callback --------------------------------------------------------
-page=$(curl -s -c "$T_TMP/jar" "$LINK")
+# --- the Connect Link page and callback (a fresh link, so its TTL covers these steps) -----------
+api POST "/api/v3.1/tool_router/session/$SID/link" '{"toolkit":"github","callback_url":"https://app.example/cb"}'
+CA_PAGE=$(jget .connected_account_id); LINK_PAGE=$(jget .redirect_url)
+page=$(curl -s -c "$T_TMP/jar" "$LINK_PAGE")
 check "link page shows the toolkit" grep -q 'Connect your GitHub account' <<<"$page"
 check "link page has a CSRF field" grep -q 'name="csrf"' <<<"$page"
 check "branding name shown, HTML-escaped" grep -q 'Acme &lt;b&gt;AI&lt;/b&gt;' <<<"$page"
-hdrs=$(curl -s -D - -o /dev/null "$LINK")
+hdrs=$(curl -s -D - -o /dev/null "$LINK_PAGE")
 check "page sends CSP frame-ancestors none" grep -qi "frame-ancestors 'none'" <<<"$hdrs"
 check "page sends no-store" grep -qi 'cache-control: no-store' <<<"$hdrs"
-STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d 'csrf=forged' "$LINK")
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d 'csrf=forged' "$LINK_PAGE")
 check "POST without the CSRF cookie -> 403" [ "$STATUS" = 403 ]
 csrf=$(sed -nE 's/.*name="csrf" value="([^"]+)".*/\1/p' <<<"$page")
-loc=$(curl -s -b "$T_TMP/jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" "$LINK")
+loc=$(curl -s -b "$T_TMP/jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" "$LINK_PAGE")
 check "Continue redirects to the provider with PKCE S256" grep -q 'code_challenge_method=S256' <<<"$loc"
 check "authorize URL carries state and scopes" bash -c "grep -q 'state=' <<<'$loc' && grep -q 'scope=repo' <<<'$loc'"
 STATUS=$(curl -s -o "$T_TMP/page" -w '%{http_code}' "$URL/api/v3/toolkits/auth/callback?code=x&state=forged")
 check "unknown state -> 400 page" [ "$STATUS" = 400 ]
 STATUS=$(curl -s -o "$T_TMP/page" -w '%{http_code}' "$URL/api/v3/toolkits/auth/callback?code=x")
 check "missing state -> 400 page" [ "$STATUS" = 400 ]
-api GET /api/v3.1/connected_accounts/$CA
+api GET /api/v3.1/connected_accounts/$CA_PAGE
 check "forged callbacks left the account INITIATED" [ "$(jget .status)" = INITIATED ]
 STATUS=$(curl -s -o "$T_TMP/page" -w '%{http_code}' "$URL/link/ln_unknownunknownunknownunknownunknownunknown1")
 check "unknown link -> 404 page" [ "$STATUS" = 404 ]

@@ -43,6 +43,30 @@ function addWhoamiTool(dir) {
     fs.writeFileSync(f, JSON.stringify(gmail, null, 2));
 }
 
+/** "oidcfields": gmail's provider, with a connection field filled from the token response. */
+function addTokenFieldToolkit(dir) {
+    const gmail = JSON.parse(fs.readFileSync(path.join(dir, 'gmail.json'), 'utf8'));
+    const scheme = {
+        ...gmail.auth_schemes[0],
+        fields: [
+            {
+                name: 'token_type',
+                display_name: 'Token type',
+                required: false,
+                source: 'token_response',
+            },
+        ],
+    };
+    const entry = {
+        ...gmail,
+        slug: 'oidcfields',
+        name: 'OIDC fields',
+        tools: [],
+        auth_schemes: [scheme],
+    };
+    fs.writeFileSync(path.join(dir, 'oidcfields.json'), JSON.stringify(entry, null, 2));
+}
+
 async function connect(sessionId, login, extra = {}) {
     const r = await api(tether, 'POST', `/api/v3.1/tool_router/session/${sessionId}/link`, {
         toolkit: 'gmail',
@@ -89,16 +113,19 @@ before(async () => {
     provider = await startProvider({ redirectUris: [`http://127.0.0.1:${port}${CALLBACK_PATH}`] });
     catalogDir = writeCatalog(tempDir('tether-catalog-'), provider.issuer);
     addWhoamiTool(catalogDir);
+    addTokenFieldToolkit(catalogDir);
     tether = await startTether({ port, catalogDir });
-    const ac = await api(tether, 'POST', '/api/v3.1/auth_configs', {
-        toolkit: { slug: 'gmail' },
-        auth_config: {
-            type: 'use_custom_auth',
-            authScheme: 'OAUTH2',
-            credentials: { client_id: 'tether-post', client_secret: 'tether-post-secret' },
-        },
-    });
-    assert.equal(ac.status, 201, ac.text);
+    for (const slug of ['gmail', 'oidcfields']) {
+        const ac = await api(tether, 'POST', '/api/v3.1/auth_configs', {
+            toolkit: { slug },
+            auth_config: {
+                type: 'use_custom_auth',
+                authScheme: 'OAUTH2',
+                credentials: { client_id: 'tether-post', client_secret: 'tether-post-secret' },
+            },
+        });
+        assert.equal(ac.status, 201, ac.text);
+    }
 });
 
 after(async () => {
@@ -223,6 +250,19 @@ test('a disabled account is never chosen by default', async () => {
     await api(tether, 'PATCH', `/api/v3.1/connected_accounts/${acct.carol.id}/status`, {
         enabled: true,
     });
+});
+
+test('fields with source token_response come from the provider, never from the page', async () => {
+    const s = await session();
+    const r = await api(tether, 'POST', `/api/v3.1/tool_router/session/${s}/link`, {
+        toolkit: 'oidcfields',
+    });
+    assert.equal(r.status, 201, r.text);
+    const page = await completeConnectLink(r.json.redirect_url, { login: 'dave' });
+    assert.doesNotMatch(page.linkPage.body, /name="token_type"/, 'the page does not ask for it');
+    const a = await waitAccount(tether, r.json.connected_account_id, (x) => x.status === 'ACTIVE');
+    assert.equal(a.data.fields.token_type, 'Bearer');
+    assert.equal(a.data.identity, 'dave@example.test');
 });
 
 test('no access token reaches the logs', () => {
