@@ -31,7 +31,7 @@ pages_result(struct http_req *r, unsigned status, enum result_kind kind, const c
                             "!"},
         [RESULT_EXPIRED] = {"This link has expired",
                             "Ask the app for a new link to connect your %s account.", "info",
-                            "\u23f1"},
+                            "\u00d7"},
         [RESULT_USED] = {"This link was already used",
                          "Your %s connection has already been handled.", "info", "\u2022"},
         [RESULT_UNKNOWN] = {"Link not found", "This link is not valid%s.", "info", "?"},
