@@ -34,7 +34,7 @@ CLI_OBJ    := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EMBED_IN   := $(sort $(wildcard catalog/toolkits/*.json catalog/logos/* templates/*))
 
-.PHONY: all deps test test-suite unit integration run bench fuzz install demo clean format
+.PHONY: all deps test test-suite unit integration run bench fuzz install demo clean format examples
 
 all: $(BUILD)/tether $(BUILD)/libtether.a $(BUILD)/libtether.so $(BUILD)/tether.pc
 
@@ -131,3 +131,9 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# make demo: tether + a local OAuth provider + the C example, end to end, with no internet.
+demo: all examples
+	@scripts/deps.sh test
+	@cd tests/node && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@BUILD=$(BUILD) node scripts/demo.mjs

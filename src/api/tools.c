@@ -13,7 +13,7 @@
 #include "core/sessions.h"
 #include "core/tools.h"
 
-/* ---- listing ---------------------------------------------------------------------------------- */
+/* ---- listing --------------------------------------------------------------------------------- */
 
 static int
 listed(const json_t *tool, const struct catalog_toolkit *t, const char *search,
@@ -86,7 +86,7 @@ api_tool_get(struct http_req *r)
     http_reply_json(r, 200, tools_item(t, tool));
 }
 
-/* ---- running a call while the request is parked ----------------------------------------------- */
+/* ---- running a call while the request is parked ---------------------------------------------- */
 
 static void
 run_free(void *p)
@@ -142,7 +142,7 @@ run_call(struct http_req *r, struct tool_run *run, struct outbound_req *req)
     }
 }
 
-/* ---- tools ------------------------------------------------------------------------------------ */
+/* ---- tools ----------------------------------------------------------------------------------- */
 
 /* Members of the Composio bodies that would bring other credentials or files: refused when set.
  * -1 after replying. */
@@ -205,7 +205,7 @@ api_tool_execute(struct http_req *r)
     json_decref(body);
 }
 
-/* ---- proxy ------------------------------------------------------------------------------------ */
+/* ---- proxy ----------------------------------------------------------------------------------- */
 
 static const char *const PROXY_KEYS[] = {
     "endpoint", "method", "connected_account_id", "body", "parameters", "toolkit_slug", "account",

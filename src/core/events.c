@@ -51,9 +51,18 @@ sweep_main(void *arg)
     return NULL;
 }
 
+/* A status change committed by another node (PostgreSQL LISTEN/NOTIFY): wake local waiters. */
+static void
+on_remote_change(void *arg, const char *account_id)
+{
+    waiters_notify(account_id);
+}
+
 int
 events_start(struct core *c)
 {
+    if (store_listen(c->store, on_remote_change, c) != 0)
+        return -1;
     running = 1;
     return pthread_create(&sweeper, NULL, sweep_main, c) == 0 ? 0 : -1;
 }

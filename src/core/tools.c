@@ -40,7 +40,7 @@ struct tool_run {
     char transport[256];
 };
 
-/* ---- choosing the account --------------------------------------------------------------------- */
+/* ---- choosing the account -------------------------------------------------------------------- */
 
 static int
 account_usable(const struct st_account *a)
@@ -70,8 +70,11 @@ in_pins(const json_t *pins, const char *id)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(pins, i, v) if (json_is_string(v) && strcmp(json_string_value(v), id) == 0)
-        return 1;
+    json_array_foreach(pins, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), id) == 0)
+            return 1;
+    }
     return 0;
 }
 
@@ -217,7 +220,7 @@ tools_pick_account(struct core *c, const char *project_id, const struct st_sessi
     return rc;
 }
 
-/* ---- credentials ------------------------------------------------------------------------------ */
+/* ---- credentials ----------------------------------------------------------------------------- */
 
 /* Copies the string members of src into dst. */
 static void
@@ -225,8 +228,11 @@ merge_strings(json_t *dst, const json_t *src)
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)src, k, v) if (json_is_string(v))
-        json_object_set_new(dst, k, json_stringn(json_string_value(v), json_string_length(v)));
+    json_object_foreach((json_t *)src, k, v)
+    {
+        if (json_is_string(v))
+            json_object_set_new(dst, k, json_stringn(json_string_value(v), json_string_length(v)));
+    }
 }
 
 /* The account's non-secret connection fields (data.fields), a new object. */
@@ -248,10 +254,17 @@ secrets_free(json_t *s)
     json_t *v;
     if (json_is_string(s))
         sodium_memzero((char *)json_string_value(s), json_string_length(s));
-    else if (json_is_object(s))
-        json_object_foreach(s, k, v) secrets_free(json_incref(v));
-    else if (json_is_array(s))
-        json_array_foreach(s, i, v) secrets_free(json_incref(v));
+    else if (json_is_object(s)) {
+        json_object_foreach(s, k, v)
+        {
+            secrets_free(json_incref(v));
+        }
+    } else if (json_is_array(s)) {
+        json_array_foreach(s, i, v)
+        {
+            secrets_free(json_incref(v));
+        }
+    }
     json_decref(s);
 }
 
@@ -283,7 +296,7 @@ account_secrets(struct core *c, const struct st_account *a, const json_t *fields
     return out;
 }
 
-/* ---- runs ------------------------------------------------------------------------------------- */
+/* ---- runs ------------------------------------------------------------------------------------ */
 
 static struct tool_run *
 run_new(enum run_kind kind, const char *toolkit, const char *account_id)
@@ -364,7 +377,7 @@ ctx_inject(const struct call_ctx *x, struct outbound_req *r, struct err *e)
     return inject_credential(x->t, x->scheme, x->secrets, r, e);
 }
 
-/* ---- tools: arguments against the schema ------------------------------------------------------ */
+/* ---- tools: arguments against the schema ----------------------------------------------------- */
 
 static int
 type_ok(const char *type, const json_t *v)
@@ -400,7 +413,10 @@ check_value(const char *name, const json_t *schema, const json_t *v, char *why, 
         int found = 0;
         size_t i;
         json_t *x;
-        json_array_foreach(en, i, x) found |= json_equal(x, v);
+        json_array_foreach(en, i, x)
+        {
+            found |= json_equal(x, v);
+        }
         if (!found) {
             snprintf(why, len, "argument '%.64s' is not one of the allowed values", name);
             return -1;
@@ -491,8 +507,11 @@ in_string_list(const json_t *list, const char *name)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(list, i, v) if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
-        return 1;
+    json_array_foreach(list, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+            return 1;
+    }
     return 0;
 }
 
@@ -646,7 +665,7 @@ tools_begin(struct core *c, const struct tool_call *in, struct tool_run **run,
     return 0;
 }
 
-/* ---- proxy: keeping the request on the toolkit's hosts ---------------------------------------- */
+/* ---- proxy: keeping the request on the toolkit's hosts --------------------------------------- */
 
 static int
 effective_port(const struct url_parts *p)
@@ -931,11 +950,13 @@ proxy_request(const struct call_ctx *x, const struct proxy_call *in, struct err 
     buf_free(&b);
     size_t i;
     json_t *h;
-    json_array_foreach(hdrs, i, h) if (r && outbound_req_header(r, "%s", json_string_value(h)) != 0)
+    json_array_foreach(hdrs, i, h)
     {
-        outbound_req_free(r);
-        r = NULL;
-        err_set(e, ERR_VALIDATION, "a header parameter cannot be sent");
+        if (r != NULL && outbound_req_header(r, "%s", json_string_value(h)) != 0) {
+            outbound_req_free(r);
+            r = NULL;
+            err_set(e, ERR_VALIDATION, "a header parameter cannot be sent");
+        }
     }
     json_decref(hdrs);
     if (r != NULL && (proxy_body(r, in->body, has_ct, e) != 0 || ctx_inject(x, r, e) != 0)) {
@@ -987,7 +1008,7 @@ tools_proxy_begin(struct core *c, const struct proxy_call *in, struct tool_run *
     return 0;
 }
 
-/* ---- results ---------------------------------------------------------------------------------- */
+/* ---- results --------------------------------------------------------------------------------- */
 
 static json_t *
 headers_json(char **lines)
@@ -1225,7 +1246,7 @@ tools_run_free(struct tool_run *run)
     free(run);
 }
 
-/* ---- listing ---------------------------------------------------------------------------------- */
+/* ---- listing --------------------------------------------------------------------------------- */
 
 static json_t *
 string_array(const json_t *v)
@@ -1233,7 +1254,11 @@ string_array(const json_t *v)
     json_t *out = json_array();
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x) if (json_is_string(x)) json_array_append(out, x);
+    json_array_foreach(v, i, x)
+    {
+        if (json_is_string(x))
+            json_array_append(out, x);
+    }
     return out;
 }
 

@@ -91,8 +91,11 @@ void tools_fail(struct tool_run *run, const char *why);
  *          data is the upstream JSON object (a non-object is wrapped as {"result":…}; non-JSON
  *          text as {"text":"…"}); an upstream status >= 400, a transport error or a timeout is
  *          successful:false with error saying so (data then holds the upstream body if any).
- *   proxy: {"status":N,"data":…,"headers":{…}} plus "binary_data":{"content_type","size",
- *          "data"(base64)} for non-text bodies; status 0 and "error" on transport failure. */
+ *   proxy: {"status":N,"data":…,"headers":{…}}: data is the parsed JSON, or the text as a
+ *          string; a body that is neither gives data null and "binary_data":{"content_type",
+ *          "size","url"} where url is a data: URL (base64), since tether keeps no files. Header
+ *          names are lower-cased. On transport failure: status 0, data null, headers {} and
+ *          "error" saying why. */
 json_t *tools_result(struct tool_run *run);
 /* The account the run uses ("" for a no-auth toolkit) and its toolkit slug. */
 const char *tools_run_account(const struct tool_run *run);
