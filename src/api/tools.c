@@ -16,8 +16,7 @@
 /* ---- listing --------------------------------------------------------------------------------- */
 
 static int
-listed(const json_t *tool, const struct catalog_toolkit *t, const char *search,
-       const char **slugs)
+listed(const json_t *tool, const struct catalog_toolkit *t, const char *search, const char **slugs)
 {
     const char *slug = json_string_value(json_object_get(tool, "slug"));
     if (slugs != NULL) {
@@ -70,8 +69,7 @@ api_tool_list(struct http_req *r)
                     json_pack("{so ss? sI sI sI}", "items", items, "next_cursor",
                               offset + limit < total ? next : NULL, "total_pages",
                               (json_int_t)((total + limit - 1) / limit), "current_page",
-                              (json_int_t)(offset / limit + 1), "total_items",
-                              (json_int_t)total));
+                              (json_int_t)(offset / limit + 1), "total_items", (json_int_t)total));
 }
 
 void
@@ -154,17 +152,26 @@ unsupported_or_reply(struct http_req *r, const json_t *body)
     for (const char *const *k = keys; *k; k++) {
         json_t *v = json_object_get(body, *k);
         if (v != NULL && !json_is_null(v)) {
-            http_reply_error(r, ERR_VALIDATION, "'%s' is not supported: calls use the connected "
-                                                "account's own credentials", *k);
+            http_reply_error(r, ERR_VALIDATION,
+                             "'%s' is not supported: calls use the connected "
+                             "account's own credentials",
+                             *k);
             return -1;
         }
     }
     return 0;
 }
 
-static const char *const EXECUTE_KEYS[] = {
-    "connected_account_id", "arguments", "user_id", "version", "allow_tracing",
-    "custom_auth_params", "custom_connection_data", "text", "entity_id", NULL};
+static const char *const EXECUTE_KEYS[] = {"connected_account_id",
+                                           "arguments",
+                                           "user_id",
+                                           "version",
+                                           "allow_tracing",
+                                           "custom_auth_params",
+                                           "custom_connection_data",
+                                           "text",
+                                           "entity_id",
+                                           NULL};
 
 void
 api_tool_execute(struct http_req *r)
@@ -194,8 +201,11 @@ api_tool_execute(struct http_req *r)
         http_reply_error(r, ERR_VALIDATION, "'text' is not supported; send 'arguments'");
         return;
     }
-    struct tool_call in = {.project_id = api_project(r), .user_id = user ? user : entity,
-                           .account = account, .tool_slug = r->params[0], .arguments = args};
+    struct tool_call in = {.project_id = api_project(r),
+                           .user_id = user ? user : entity,
+                           .account = account,
+                           .tool_slug = r->params[0],
+                           .arguments = args};
     struct tool_run *run;
     struct outbound_req *req;
     if (tools_begin(api_core(r), &in, &run, &req, &e) != 0)
@@ -207,9 +217,17 @@ api_tool_execute(struct http_req *r)
 
 /* ---- proxy ----------------------------------------------------------------------------------- */
 
-static const char *const PROXY_KEYS[] = {
-    "endpoint", "method", "connected_account_id", "body", "parameters", "toolkit_slug", "account",
-    "binary_body", "custom_auth_params", "custom_connection_data", NULL};
+static const char *const PROXY_KEYS[] = {"endpoint",
+                                         "method",
+                                         "connected_account_id",
+                                         "body",
+                                         "parameters",
+                                         "toolkit_slug",
+                                         "account",
+                                         "binary_body",
+                                         "custom_auth_params",
+                                         "custom_connection_data",
+                                         NULL};
 
 /* Reads a proxy body into *in (pointers into body). -1 after replying. */
 static int
@@ -226,8 +244,10 @@ proxy_call_or_reply(struct http_req *r, const json_t *body, struct proxy_call *i
         return api_fail(r, &e);
     if (unsupported_or_reply(r, body) != 0)
         return -1;
-    *in = (struct proxy_call){.project_id = api_project(r), .toolkit = toolkit,
-                              .account = account ? account : sel, .endpoint = endpoint,
+    *in = (struct proxy_call){.project_id = api_project(r),
+                              .toolkit = toolkit,
+                              .account = account ? account : sel,
+                              .endpoint = endpoint,
                               .method = method,
                               .parameters = json_object_get(body, "parameters"),
                               .body = json_object_get(body, "body")};

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "core/waiters.h"
+#include "core/webhooks.h"
 
 static pthread_t sweeper;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -14,6 +15,7 @@ void
 events_account_changed(struct core *c, const char *account_id)
 {
     waiters_notify(account_id);
+    webhooks_kick(); /* its event is already in the outbox: same transaction */
 }
 
 int

@@ -226,7 +226,7 @@ struct tool_exec {
     /* outcome */
     json_t *data;
     char *error;
-    char account[STORE_ID]; /* the account used or created ("" none), for the log */
+    char account[256]; /* accounts used or created, comma-joined ("" none), for the log */
     int logged;
     /* COMPOSIO_WAIT_FOR_CONNECTIONS */
     char toolkits[MAX_TOOLKITS][STORE_ID];
@@ -242,6 +242,15 @@ struct tool_exec {
     void (*wake)(void *arg);
     void *wake_arg;
 };
+
+/* Adds an account id to the ones the log line names. */
+static void
+note_account(struct tool_exec *x, const char *id)
+{
+    size_t n = strlen(x->account);
+    if (id[0] != '\0' && n + strlen(id) + 2 < sizeof x->account)
+        snprintf(x->account + n, sizeof x->account - n, "%s%s", n ? "," : "", id);
+}
 
 /* Records the outcome: data (consumed; NULL means {}) and an error sentence (NULL: none). */
 static void
@@ -407,7 +416,7 @@ manage_one(struct tool_exec *x, const char *slug, const char *alias, int reiniti
     char msg[1024];
     if (active && !reinitiate) {
         res = connected_json(&row->account);
-        snprintf(x->account, sizeof x->account, "%s", row->account.id);
+        note_account(x, row->account.id);
     } else if (pin != NULL && !session_multi_account(x->cfg)) {
         snprintf(msg, sizeof msg,
                  "this session pins connected account %s for %s (status %s); create a session "
@@ -433,7 +442,7 @@ manage_one(struct tool_exec *x, const char *slug, const char *alias, int reiniti
         snprintf(msg, sizeof msg, "%s%s%s", e.message, e.fix[0] ? "; " : "", e.fix);
         return error_json(msg);
     }
-    snprintf(x->account, sizeof x->account, "%s", out.account_id);
+    note_account(x, out.account_id);
     char when[32];
     time_iso8601(out.expires_at, when);
     snprintf(msg, sizeof msg, "Ask the user to open this link to connect %s: %s", t->name,
@@ -464,6 +473,7 @@ run_manage(struct tool_exec *x)
     for (size_t i = 0; i < x->ntk; i++) {
         json_t *r = manage_one(x, x->toolkits[i], json_string_value(alias), json_is_true(re));
         const char *st = json_string_value(json_object_get(r, "status"));
+        st = st ? st : "error";
         errors += strcmp(st, "error") == 0;
         initiated += strcmp(st, "initiated") == 0;
         json_object_set_new(results, x->toolkits[i], r);
@@ -559,6 +569,7 @@ wait_check(struct tool_exec *x)
         json_t *r;
         wait_one(x, x->toolkits[i], &r);
         const char *st = json_string_value(json_object_get(r, "status"));
+        st = st ? st : "error";
         connected += strcmp(st, "connected") == 0 || strcmp(st, "no_auth_required") == 0;
         json_object_set_new(results, x->toolkits[i], r);
     }
@@ -835,7 +846,7 @@ take_tool_result(struct tool_exec *x)
     const char *log_id = json_string_value(json_object_get(r, "log_id"));
     if (log_id != NULL && strlen(log_id) < sizeof x->log_id)
         snprintf(x->log_id, sizeof x->log_id, "%s", log_id);
-    snprintf(x->account, sizeof x->account, "%s", tools_run_account(x->run));
+    note_account(x, tools_run_account(x->run));
     json_t *err = json_object_get(r, "error");
     finish(x, json_incref(json_object_get(r, "data")),
            json_is_string(err)                               ? json_string_value(err)

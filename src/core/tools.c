@@ -14,7 +14,7 @@
 #include "core/inject.h"
 #include "core/sessions.h"
 
-#define MAX_PARAMS 64          /* proxy parameters */
+#define MAX_PARAMS 64 /* proxy parameters */
 #define MAX_HEADER_VALUE 4096
 #define MAX_URL 4096
 #define MAX_BODY (1024 * 1024) /* request bodies built from arguments or given to the proxy */
@@ -27,9 +27,9 @@ struct tool_run {
     char account_id[STORE_ID];
     char toolkit[STORE_ID];
     char log_id[STORE_ID];
-    int decided;              /* the outcome is known without a response */
+    int decided; /* the outcome is known without a response */
     char error[512];
-    json_t *headers;          /* response headers as an object, NULL before the response */
+    json_t *headers; /* response headers as an object, NULL before the response */
     /* the outbound result, copied */
     int have_res;
     long status;
@@ -84,8 +84,8 @@ user_accounts(struct core *c, const char *project_id, const char *user_id, const
               struct st_account_page *out, struct err *e)
 {
     const char *users[] = {user_id, NULL}, *tks[] = {slug, NULL};
-    struct st_account_query q = {.project_id = project_id, .user_ids = users, .toolkits = tks,
-                                 .limit = 1000};
+    struct st_account_query q = {
+        .project_id = project_id, .user_ids = users, .toolkits = tks, .limit = 1000};
     if (store_account_list(c->store, &q, out) != 0)
         return err_set(e, ERR_INTERNAL, "cannot read the user's accounts");
     return 0;
@@ -137,8 +137,8 @@ pick_selected(struct core *c, const char *project_id, const char *user_id,
             return -1;
         int same = strcmp(a.toolkit, t->slug) == 0;
         if (!same) {
-            err_set(e, ERR_ACCOUNT_NOT_FOUND, "connected account '%s' is a %s account, not %s",
-                    sel, a.toolkit, t->slug);
+            err_set(e, ERR_ACCOUNT_NOT_FOUND, "connected account '%s' is a %s account, not %s", sel,
+                    a.toolkit, t->slug);
             st_account_clear(&a);
             return -1;
         }
@@ -170,9 +170,8 @@ tools_pick_account(struct core *c, const char *project_id, const struct st_sessi
     json_t *cfg = session ? sessions_config(session) : NULL;
     const json_t *pins = cfg ? session_pinned_accounts(cfg, t->slug) : NULL;
     int multi = cfg && session_multi_account(cfg);
-    int explicit_sel = multi && json_is_true(json_object_get(
-                                    json_object_get(cfg, "multi_account"),
-                                    "require_explicit_selection"));
+    int explicit_sel = multi && json_is_true(json_object_get(json_object_get(cfg, "multi_account"),
+                                                             "require_explicit_selection"));
     const char *user = session ? session->user_id : user_id;
     if (selector != NULL && selector[0] == '\0')
         selector = NULL;
@@ -207,8 +206,8 @@ tools_pick_account(struct core *c, const char *project_id, const struct st_sessi
                     pins ? "among the accounts this session pins" : "for this user");
             err_fix(e, "connect a %s account first (authorize the toolkit)", t->slug);
         } else if (n > 1 && explicit_sel) {
-            err_set(e, ERR_ACCOUNT_NOT_FOUND,
-                    "choose which %s account to use: %s", t->slug, names.data);
+            err_set(e, ERR_ACCOUNT_NOT_FOUND, "choose which %s account to use: %s", t->slug,
+                    names.data);
             err_fix(e, "pass 'account' with one of these ids, or an account's alias or word id");
         } else {
             rc = copy_account(c, project_id, first->id, out, e);
@@ -351,8 +350,7 @@ ctx_load(struct core *c, const char *project_id, const struct st_session *sessio
             x->scheme = catalog_scheme(t, ac.auth_scheme);
         st_auth_config_clear(&ac);
         if (x->scheme == NULL)
-            return err_set(e, ERR_INTERNAL, "the account's auth scheme is no longer in the "
-                                            "catalogue");
+            return err_set(e, ERR_INTERNAL, "the account's auth scheme left the catalogue");
         x->fields = account_fields(&x->account);
         x->secrets = account_secrets(c, &x->account, x->fields);
         if (x->secrets == NULL)
@@ -360,8 +358,8 @@ ctx_load(struct core *c, const char *project_id, const struct st_session *sessio
     }
     x->base = catalog_expand(t->base_url, x->fields);
     if (x->base == NULL)
-        return err_set(e, ERR_BAD_REQUEST, "the %s API address cannot be built from the account's "
-                                           "fields", t->name);
+        return err_set(e, ERR_BAD_REQUEST,
+                       "the %s API address cannot be built from the account's fields", t->name);
     size_t n = strlen(x->base);
     while (n > 0 && x->base[n - 1] == '/')
         x->base[--n] = '\0';
@@ -385,8 +383,8 @@ type_ok(const char *type, const json_t *v)
     if (strcmp(type, "string") == 0)
         return json_is_string(v);
     if (strcmp(type, "integer") == 0)
-        return json_is_integer(v) || (json_is_real(v) && floor(json_real_value(v)) ==
-                                                             json_real_value(v));
+        return json_is_integer(v) ||
+               (json_is_real(v) && floor(json_real_value(v)) == json_real_value(v));
     if (strcmp(type, "number") == 0)
         return json_is_number(v);
     if (strcmp(type, "boolean") == 0)
@@ -423,8 +421,9 @@ check_value(const char *name, const json_t *schema, const json_t *v, char *why, 
         }
     }
     const json_t *mn = json_object_get(schema, "minimum"), *mx = json_object_get(schema, "maximum");
-    if (json_is_number(v) && ((json_is_number(mn) && json_number_value(v) < json_number_value(mn)) ||
-                              (json_is_number(mx) && json_number_value(v) > json_number_value(mx)))) {
+    if (json_is_number(v) &&
+        ((json_is_number(mn) && json_number_value(v) < json_number_value(mn)) ||
+         (json_is_number(mx) && json_number_value(v) > json_number_value(mx)))) {
         snprintf(why, len, "argument '%.64s' is out of range", name);
         return -1;
     }
@@ -535,8 +534,9 @@ tool_path(const char *tmpl, const json_t *args, json_t *used, char *why, size_t 
     char *path = catalog_expand(tmpl, vals);
     json_decref(vals);
     if (path == NULL)
-        snprintf(why, len, "a path argument is missing or holds characters other than letters, "
-                           "digits, '.', '_' and '-'");
+        snprintf(why, len,
+                 "a path argument is missing or holds characters other than letters, "
+                 "digits, '.', '_' and '-'");
     return path;
 }
 
@@ -710,8 +710,8 @@ same_site(const char *url, const char *base, struct err *e)
     int rc = 0;
     if (u.has_userinfo)
         rc = err_set(e, ERR_FORBIDDEN, "'endpoint' must not contain a user name or password");
-    else if (u.host[0] == '\0' || strcmp(u.host, b.host) != 0 ||
-             strcmp(u.scheme, b.scheme) != 0 || effective_port(&u) != effective_port(&b))
+    else if (u.host[0] == '\0' || strcmp(u.host, b.host) != 0 || strcmp(u.scheme, b.scheme) != 0 ||
+             effective_port(&u) != effective_port(&b))
         rc = err_set(e, ERR_FORBIDDEN, "'endpoint' must be on the toolkit's own host (%.200s)",
                      b.host);
     else if (is_ip_literal(u.host) && !is_loopback(b.host))
@@ -789,9 +789,10 @@ header_name_ok(const char *n)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               *p == '-' || *p == '_'))
             return 0;
-    static const char *const banned[] = {"host", "content-length", "transfer-encoding",
-                                         "connection", "cookie", "proxy-authorization", "te",
-                                         "upgrade", "expect", NULL};
+    static const char *const banned[] = {"host",       "content-length", "transfer-encoding",
+                                         "connection", "cookie",         "proxy-authorization",
+                                         "te",         "upgrade",        "expect",
+                                         NULL};
     for (const char *const *b = banned; *b; b++)
         if (strcasecmp(n, *b) == 0)
             return 0;
@@ -819,8 +820,8 @@ proxy_params(const struct call_ctx *x, const json_t *params, struct buf *url, js
     if (params == NULL || json_is_null(params))
         return 0;
     if (!json_is_array(params) || json_array_size(params) > MAX_PARAMS)
-        return err_set(e, ERR_VALIDATION, "'parameters' must be a list of at most %d "
-                                          "{name, type, value}", MAX_PARAMS);
+        return err_set(e, ERR_VALIDATION,
+                       "'parameters' must be a list of at most %d {name, type, value}", MAX_PARAMS);
     int first = strchr(url->data, '?') == NULL;
     const char *cred = x->scheme && x->scheme->inject_format &&
                                !(x->scheme->inject_in && strcmp(x->scheme->inject_in, "query") == 0)
@@ -837,8 +838,8 @@ proxy_params(const struct call_ctx *x, const json_t *params, struct buf *url, js
         char *value = arg_text(json_object_get(p, "value"));
         int rc = 0;
         if (name == NULL || type == NULL || value == NULL || strlen(name) > 256)
-            rc = err_set(e, ERR_VALIDATION, "'parameters[%zu]' needs a name, a type and a value",
-                         i);
+            rc =
+                err_set(e, ERR_VALIDATION, "'parameters[%zu]' needs a name, a type and a value", i);
         else if (strcmp(type, "query") == 0)
             rc = append_query(url, &first, name, value) == 0
                      ? 0
@@ -991,8 +992,8 @@ tools_proxy_begin(struct core *c, const struct proxy_call *in, struct tool_run *
         return -1;
     }
     struct outbound_req *o = proxy_request(&x, in, e);
-    struct tool_run *r = o ? run_new(RUN_PROXY, x.t->slug, x.has_account ? x.account.id : NULL)
-                           : NULL;
+    struct tool_run *r =
+        o ? run_new(RUN_PROXY, x.t->slug, x.has_account ? x.account.id : NULL) : NULL;
     ctx_clear(&x);
     if (r == NULL) {
         if (o != NULL)
@@ -1021,8 +1022,8 @@ headers_json(char **lines)
         char name[130];
         size_t n = (size_t)(colon - lines[i]);
         for (size_t k = 0; k < n; k++)
-            name[k] = (char)((lines[i][k] >= 'A' && lines[i][k] <= 'Z') ? lines[i][k] + 32
-                                                                         : lines[i][k]);
+            name[k] =
+                (char)((lines[i][k] >= 'A' && lines[i][k] <= 'Z') ? lines[i][k] + 32 : lines[i][k]);
         name[n] = '\0';
         const char *v = colon + 1;
         while (*v == ' ' || *v == '\t')
@@ -1078,8 +1079,11 @@ is_json_type(const char *ct)
 static int
 is_text_type(const char *ct)
 {
-    static const char *const text[] = {"text/", "application/xml", "application/javascript",
-                                       "application/x-www-form-urlencoded", "application/xhtml",
+    static const char *const text[] = {"text/",
+                                       "application/xml",
+                                       "application/javascript",
+                                       "application/x-www-form-urlencoded",
+                                       "application/xhtml",
                                        NULL};
     if (ct[0] == '\0' || strcasestr(ct, "+xml") != NULL)
         return 1;
@@ -1117,8 +1121,7 @@ base64_of(const char *data, size_t len)
     size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
     char *out = malloc(n);
     if (out != NULL)
-        sodium_bin2base64(out, n, (const unsigned char *)data, len,
-                          sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64(out, n, (const unsigned char *)data, len, sodium_base64_VARIANT_ORIGINAL);
     return out;
 }
 
@@ -1150,8 +1153,9 @@ tool_result(struct tool_run *run)
     if (run->decided)
         snprintf(error, sizeof error, "%s", run->error);
     else if (!run->have_res || run->status == 0)
-        snprintf(error, sizeof error, "%s %s", run->timed_out ? "the upstream API timed out:"
-                                                              : "the upstream API is unreachable:",
+        snprintf(error, sizeof error, "%s %s",
+                 run->timed_out ? "the upstream API timed out:"
+                                : "the upstream API is unreachable:",
                  run->transport);
     if (run->have_res && run->status != 0) {
         json_t *v = body_json(run);
@@ -1161,8 +1165,8 @@ tool_result(struct tool_run *run)
             data = json_pack("{sO}", "result", v);
         else {
             json_t *t = body_text(run);
-            data = t ? json_pack("{so}", "text", t) : json_pack("{sI}", "size",
-                                                                 (json_int_t)run->body_len);
+            data = t ? json_pack("{so}", "text", t)
+                     : json_pack("{sI}", "size", (json_int_t)run->body_len);
         }
         json_decref(v);
         if (run->status >= 300) {
@@ -1185,8 +1189,8 @@ proxy_result(struct tool_run *run)
         if (run->decided)
             snprintf(error, sizeof error, "%s", run->error);
         else
-            snprintf(error, sizeof error, "%s %s", run->timed_out ? "timed out:" : "unreachable:",
-                     run->transport);
+            snprintf(error, sizeof error, "%s %s",
+                     run->timed_out ? "timed out:" : "unreachable:", run->transport);
         return json_pack("{sI sn s{} ss}", "status", (json_int_t)0, "data", "headers", "error",
                          error);
     }
@@ -1274,14 +1278,13 @@ json_t *
 tools_item(const struct catalog_toolkit *t, const json_t *tool)
 {
     const char *desc = json_string_value(json_object_get(tool, "description"));
-    return json_pack("{ss ss ss so so s{ss ss ss} so s[] ss s[s] sb}", "slug",
-                     json_string_value(json_object_get(tool, "slug")), "name",
-                     json_string_value(json_object_get(tool, "name")), "description",
-                     desc ? desc : "", "input_parameters",
-                     schema_or_empty(json_object_get(tool, "input_parameters")),
-                     "output_parameters",
-                     schema_or_empty(json_object_get(tool, "output_parameters")), "toolkit",
-                     "slug", t->slug, "name", t->name, "logo", t->logo ? t->logo : "", "tags",
-                     string_array(json_object_get(tool, "tags")), "scopes", "version",
-                     "20250101_00", "available_versions", "20250101_00", "no_auth", t->no_auth);
+    return json_pack(
+        "{ss ss ss so so s{ss ss ss} so s[] ss s[s] sb}", "slug",
+        json_string_value(json_object_get(tool, "slug")), "name",
+        json_string_value(json_object_get(tool, "name")), "description", desc ? desc : "",
+        "input_parameters", schema_or_empty(json_object_get(tool, "input_parameters")),
+        "output_parameters", schema_or_empty(json_object_get(tool, "output_parameters")), "toolkit",
+        "slug", t->slug, "name", t->name, "logo", t->logo ? t->logo : "", "tags",
+        string_array(json_object_get(tool, "tags")), "scopes", "version", "20250101_00",
+        "available_versions", "20250101_00", "no_auth", t->no_auth);
 }

@@ -49,8 +49,8 @@ struct tool_call {
     const struct st_session *session; /* NULL outside a session (then user_id / account) */
     const char *user_id;              /* outside a session; may be NULL when account is an id */
     const char *account;              /* selector: "ca_…", alias or word id; NULL: default */
-    const char *tool_slug;            /* a catalogue tool, e.g. "GITHUB_GET_THE_AUTHENTICATED_USER" */
-    const json_t *arguments;          /* an object, or NULL for {} */
+    const char *tool_slug;   /* a catalogue tool, e.g. "GITHUB_GET_THE_AUTHENTICATED_USER" */
+    const json_t *arguments; /* an object, or NULL for {} */
 };
 
 /* Builds the tool's request with the chosen account's credentials. Errors (-1, e):
@@ -71,8 +71,8 @@ struct proxy_call {
     const char *endpoint;             /* "/path?x=1" relative to base_url, or an absolute URL on
                                          the toolkit's own host */
     const char *method;               /* GET POST PUT DELETE PATCH (HEAD allowed) */
-    const json_t *parameters;         /* array of {"name","type":"header"|"query","value"} or NULL */
-    const json_t *body;               /* NULL: none; a string: sent raw; else sent as JSON */
+    const json_t *parameters; /* array of {"name","type":"header"|"query","value"} or NULL */
+    const json_t *body;       /* NULL: none; a string: sent raw; else sent as JSON */
 };
 
 /* Builds the proxy request. Errors (-1, e): ERR_VALIDATION (bad method, endpoint, parameters),

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "common/ids.h"
@@ -328,6 +329,17 @@ run(struct http_req *r)
         http_reply_error(r, ERR_INTERNAL, "the request was not answered");
 }
 
+/* 1 when the body's framing is one MHD reads: no Transfer-Encoding, or exactly "chunked". Any
+ * other coding leaves the body length unknown (RFC 9112 6.3 asks for a 400 and a close); MHD would
+ * wait for the peer to close and then drop the request without an answer. */
+static int
+framing_ok(struct MHD_Connection *c)
+{
+    const char *te =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return te == NULL || strcasecmp(te, "chunked") == 0;
+}
+
 static enum MHD_Result
 on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
           const char *version, const char *upload, size_t *upload_size, void **con_cls)
@@ -336,6 +348,9 @@ on_access(void *cls, struct MHD_Connection *c, const char *url, const char *meth
     if (r == NULL) {
         r = req_new(c, url, method);
         *con_cls = r;
+        if (r != NULL && !framing_ok(c))
+            http_reply_error(r, ERR_BAD_REQUEST, "unsupported Transfer-Encoding; send the body "
+                                                 "with Content-Length or chunked");
         return r ? MHD_YES : MHD_NO;
     }
     if (*upload_size > 0) {

@@ -608,13 +608,21 @@ row_id(const PGresult *r, int row, void *out)
 
 /* ---- the pool ------------------------------------------------------------------------------ */
 
+/* Server notices (NOTICE, WARNING) are not errors; failures arrive as results. */
+static void
+ignore_notice(void *arg, const char *message)
+{
+}
+
 /* Opens a connection to url; NULL with the reason in err. */
 static PGconn *
 pg_connect(const char *url, char *err, size_t errlen)
 {
     PGconn *c = PQconnectdb(url);
-    if (c != NULL && PQstatus(c) == CONNECTION_OK)
+    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+        PQsetNoticeProcessor(c, ignore_notice, NULL);
         return c;
+    }
     const char *m = c != NULL ? PQerrorMessage(c) : "out of memory";
     size_t n = strlen(m);
     while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))

@@ -1,0 +1,377 @@
+/* test_store_pg.c -- what only the PostgreSQL backend does: migrations shared by nodes that start
+ * together, the events row of every status change (counted in the database), change notices
+ * between two stores on one database (LISTEN/NOTIFY) including after a lost connection, the
+ * expiry sweep claimed with SKIP LOCKED by two nodes at once, and recovery of pooled connections
+ * the server dropped. test_store.c runs the common cases on both backends.
+ * Needs TETHER_TEST_DATABASE_URL (a postgres:// URL whose database the tests may empty); without
+ * it every case is skipped. */
+#include "harness/test.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "store/store.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *
+pg_url(void)
+{
+    const char *u = getenv("TETHER_TEST_DATABASE_URL");
+    return u != NULL && u[0] != '\0' ? u : NULL;
+}
+
+/* Runs sql on a connection of its own; returns the first value of the first row as a number
+ * (0 when there is none). Exits on failure. */
+static int64_t
+sql_num(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg_url());
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        fprintf(stderr, "sql_num: %s", PQerrorMessage(c));
+        exit(2);
+    }
+    int64_t v = 0;
+    if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+static void
+reset(void)
+{
+    sql_num("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+}
+
+static struct store *
+open_store(void)
+{
+    char err[256];
+    struct store *s = NULL;
+    if (store_open(pg_url(), &s, err, sizeof err) != 0) {
+        fprintf(stderr, "store_open: %s\n", err);
+        exit(2);
+    }
+    return s;
+}
+
+static int
+add_account(struct store *s, const char *project, const char *id, unsigned n,
+            int64_t link_expires)
+{
+    struct st_account a = {0};
+    struct st_link l = {0};
+    snprintf(a.id, sizeof a.id, "%s", id);
+    snprintf(a.project_id, sizeof a.project_id, "%s", project);
+    snprintf(a.toolkit, sizeof a.toolkit, "gmail");
+    snprintf(a.auth_config_id, sizeof a.auth_config_id, "ac_gmail");
+    a.user_id = (char *)"u1";
+    l.token_hash[0] = 'T';
+    memcpy(l.token_hash + 1, &n, sizeof n);
+    l.expires_at = link_expires;
+    return store_account_create_linked(s, &a, &l);
+}
+
+/* ---- migrations ------------------------------------------------------------------------------ */
+
+TEST(pg_migrate_reopen_and_newer_refused)
+{
+    reset();
+    struct store *s = open_store();
+    ASSERT_STR(store_backend(s), "postgres");
+    ASSERT_EQ(store_project_create(s, "pr_1", "One"), 0);
+    store_close(s);
+    s = open_store();
+    struct st_project p = {0};
+    ASSERT_EQ(store_project_get(s, "pr_1", &p), 0);
+    ASSERT_STR(p.name, "One");
+    st_project_clear(&p);
+    store_close(s);
+    int64_t n = sql_num("SELECT count(*) FROM schema_version");
+    ASSERT(n >= 1);
+    ASSERT_EQ(sql_num("SELECT max(version) FROM schema_version"), n);
+
+    sql_num("INSERT INTO schema_version VALUES (9999, 0)");
+    char err[256] = "";
+    s = NULL;
+    ASSERT_EQ(store_open(pg_url(), &s, err, sizeof err), -1);
+    ASSERT(strstr(err, "9999") != NULL);
+    ASSERT(s == NULL);
+}
+
+static void *
+open_close(void *arg)
+{
+    char err[256];
+    struct store *s = NULL;
+    *(int *)arg = store_open(pg_url(), &s, err, sizeof err);
+    if (s != NULL)
+        store_close(s);
+    return NULL;
+}
+
+/* Nodes that start together on an empty database: each migration is applied once. */
+TEST(pg_concurrent_first_open)
+{
+    reset();
+    pthread_t th[4];
+    int rc[4];
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ(pthread_create(&th[i], NULL, open_close, &rc[i]), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ(rc[i], 0);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM schema_version"),
+              sql_num("SELECT max(version) FROM schema_version"));
+}
+
+/* Every successful status change has exactly one events row, a refused one none. */
+TEST(pg_events_match_changes)
+{
+    reset();
+    struct store *s = open_store();
+    ASSERT_EQ(store_project_create(s, "pr_a", "A"), 0);
+    int changes = 0;
+    const char *const pend[] = {"INITIATED", NULL};
+    for (unsigned i = 0; i < 40; i++) {
+        char id[STORE_ID];
+        snprintf(id, sizeof id, "ca_%u", i);
+        ASSERT_EQ(add_account(s, "pr_a", id, i, 0), 0);
+        changes++;
+        if (i % 2 == 0) {
+            ASSERT_EQ(store_account_activate(s, id, NULL, 0, NULL, 0), 0);
+            changes++;
+        }
+        int rc = store_account_transition(s, id, pend, "FAILED", "x");
+        ASSERT_EQ(rc, i % 2 == 0 ? STORE_NOTFOUND : 0);
+        changes += rc == 0;
+        if (i % 5 == 0) {
+            ASSERT_EQ(store_account_set_disabled(s, "pr_a", id, 1), 0);
+            ASSERT_EQ(store_account_set_disabled(s, "pr_a", id, 1), 0); /* no change */
+            changes++;
+            ASSERT_EQ(store_account_delete(s, "pr_a", id), 0);
+            changes++;
+        }
+    }
+    ASSERT_EQ(add_account(s, "pr_a", "ca_1", 999, 0), STORE_CONFLICT);
+    ASSERT_EQ(add_account(s, "pr_nope", "ca_x", 998, 0), STORE_NOTFOUND);
+    store_close(s);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM events"), changes);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM accounts WHERE id = 'ca_x'"), 0);
+}
+
+/* ---- change notices --------------------------------------------------------------------------- */
+
+struct heard {
+    pthread_mutex_t mu;
+    char ids[64][STORE_ID];
+    int64_t at_us[64];
+    int n;
+};
+
+static void
+on_change(void *arg, const char *account_id)
+{
+    struct heard *h = arg;
+    pthread_mutex_lock(&h->mu);
+    if (h->n < 64) {
+        snprintf(h->ids[h->n], STORE_ID, "%s", account_id);
+        h->at_us[h->n++] = time_mono_us();
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Waits up to ms for id to be heard; its time (µs) or -1. */
+static int64_t
+heard_wait(struct heard *h, const char *id, int ms)
+{
+    for (int waited = 0; waited <= ms; waited += 5) {
+        pthread_mutex_lock(&h->mu);
+        for (int i = 0; i < h->n; i++) {
+            if (strcmp(h->ids[i], id) == 0) {
+                int64_t at = h->at_us[i];
+                pthread_mutex_unlock(&h->mu);
+                return at;
+            }
+        }
+        pthread_mutex_unlock(&h->mu);
+        usleep(5000);
+    }
+    return -1;
+}
+
+TEST(pg_listen_hears_other_node)
+{
+    reset();
+    struct store *a = open_store(), *b = open_store();
+    struct heard h = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ASSERT_EQ(store_listen(a, on_change, &h), 0);
+    ASSERT_EQ(store_listen(a, on_change, &h), -1); /* once */
+    usleep(200 * 1000);                           /* the LISTEN is in place */
+    ASSERT_EQ(store_project_create(b, "pr_a", "A"), 0);
+    ASSERT_EQ(add_account(b, "pr_a", "ca_quiet", 1, 0), 0);
+    ASSERT_EQ(add_account(b, "pr_a", "ca_1", 2, 0), 0);
+    int64_t t0 = time_mono_us();
+    ASSERT_EQ(store_account_activate(b, "ca_1", NULL, 0, NULL, 0), 0);
+    int64_t at = heard_wait(&h, "ca_1", 3000);
+    ASSERT(at > 0);
+    fprintf(stderr, "  notice heard %.2f ms after the commit returned\n",
+            (double)(at - t0) / 1000.0);
+    ASSERT_EQ(heard_wait(&h, "ca_quiet", 0), -1); /* creation is not announced */
+    for (int i = 0; i < 5; i++) { /* warm: statements prepared, connections open */
+        char id[STORE_ID];
+        snprintf(id, sizeof id, "ca_w%d", i);
+        ASSERT_EQ(add_account(b, "pr_a", id, 10 + (unsigned)i, 0), 0);
+        t0 = time_mono_us();
+        ASSERT_EQ(store_account_activate(b, id, NULL, 0, NULL, 0), 0);
+        at = heard_wait(&h, id, 3000);
+        ASSERT(at > 0);
+        fprintf(stderr, "  warm notice heard %.2f ms after the commit returned\n",
+                (double)(at - t0) / 1000.0);
+    }
+    const char *const act[] = {"ACTIVE", NULL};
+    ASSERT_EQ(store_account_transition(b, "ca_1", act, "EXPIRED", "gone"), 0);
+    ASSERT_EQ(store_account_delete(b, "pr_a", "ca_quiet"), 0);
+    ASSERT(heard_wait(&h, "ca_quiet", 3000) > 0);
+    store_close(b);
+    store_close(a);
+}
+
+/* A node whose LISTEN connection is cut reconnects and replays what it may have missed. */
+TEST(pg_listen_replays_after_reconnect)
+{
+    reset();
+    struct store *a = open_store(), *b = open_store();
+    struct heard h = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ASSERT_EQ(store_project_create(b, "pr_a", "A"), 0);
+    ASSERT_EQ(add_account(b, "pr_a", "ca_1", 1, 0), 0);
+    ASSERT_EQ(store_listen(a, on_change, &h), 0);
+    usleep(200 * 1000);
+    log_set_level(LOG_ERROR);
+    ASSERT_EQ(sql_num("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                      "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"),
+              1);
+    ASSERT_EQ(store_account_activate(b, "ca_1", NULL, 0, NULL, 0), 0);
+    ASSERT(heard_wait(&h, "ca_1", 8000) > 0);
+    log_set_level(LOG_WARN);
+    store_close(b);
+    store_close(a);
+}
+
+/* ---- background work shared by nodes ---------------------------------------------------------- */
+
+struct sweep {
+    struct store *s;
+    char (*ids)[STORE_ID];
+    size_t n;
+    int rc;
+};
+
+static void *
+sweep_main(void *arg)
+{
+    struct sweep *w = arg;
+    w->rc = store_account_expire_due(w->s, 1000000, &w->ids, &w->n);
+    return NULL;
+}
+
+static int
+cmp_id(const void *x, const void *y)
+{
+    return strcmp(x, y);
+}
+
+TEST(pg_expire_sweep_claimed_once)
+{
+    reset();
+    struct store *a = open_store(), *b = open_store();
+    ASSERT_EQ(store_project_create(a, "pr_a", "A"), 0);
+    PGconn *c = PQconnectdb(pg_url());
+    /* 1600 due accounts, inserted in bulk */
+    PGresult *r = PQexec(c, "INSERT INTO accounts (id, project_id, user_id, toolkit, "
+                            "auth_config_id, status, created_at, updated_at, pending_expires_at) "
+                            "SELECT 'ca_' || i, 'pr_a', 'u', 'gmail', 'ac', 'INITIATED', 1, 1, "
+                            "500 + i FROM generate_series(1, 1600) i");
+    ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+    struct sweep w[2] = {{.s = a}, {.s = b}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ(pthread_create(&th[i], NULL, sweep_main, &w[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    ASSERT_EQ(w[0].rc, 0);
+    ASSERT_EQ(w[1].rc, 0);
+    fprintf(stderr, "  node A expired %zu, node B %zu\n", w[0].n, w[1].n);
+    ASSERT_EQ(w[0].n + w[1].n, 1600);
+    char(*all)[STORE_ID] = calloc(1600, STORE_ID);
+    ASSERT(all != NULL);
+    memcpy(all, w[0].ids, w[0].n * STORE_ID);
+    memcpy(all[w[0].n], w[1].ids, w[1].n * STORE_ID);
+    qsort(all, 1600, STORE_ID, cmp_id);
+    int dups = 0;
+    for (int i = 1; i < 1600; i++)
+        dups += strcmp(all[i - 1], all[i]) == 0;
+    free(all);
+    free(w[0].ids);
+    free(w[1].ids);
+    ASSERT_EQ(dups, 0);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM events WHERE type = 'account.expired'"), 1600);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM accounts WHERE status = 'EXPIRED'"), 1600);
+    store_close(b);
+    store_close(a);
+}
+
+/* The server drops every pooled connection: reads recover on their own. */
+TEST(pg_pool_survives_dropped_connections)
+{
+    reset();
+    struct store *s = open_store();
+    ASSERT_EQ(store_project_create(s, "pr_a", "A"), 0);
+    log_set_level(LOG_ERROR + 1);
+    sql_num("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    struct st_project p = {0};
+    for (int i = 0; i < 8; i++) {
+        ASSERT_EQ(store_project_get(s, "pr_a", &p), 0);
+        st_project_clear(&p);
+    }
+    ASSERT_EQ(store_project_create(s, "pr_b", "B"), 0);
+    log_set_level(LOG_WARN);
+    store_close(s);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (pg_url() == NULL) {
+        printf("0 passed, 0 failed, %d skipped (TETHER_TEST_DATABASE_URL is not set)\n",
+               test_count);
+        return 0;
+    }
+    log_set_level(LOG_WARN);
+    int passed = 0, nfailed = 0;
+    for (int i = 0; i < test_count; i++) {
+        if (argc > 1 && strstr(test_cases[i].name, argv[1]) == NULL)
+            continue;
+        int failed = 0;
+        test_cases[i].fn(&failed);
+        printf("%s %s\n", failed ? "FAIL" : "ok  ", test_cases[i].name);
+        if (failed)
+            nfailed++;
+        else
+            passed++;
+    }
+    printf("%d passed, %d failed\n", passed, nfailed);
+    return nfailed ? 1 : 0;
+}
