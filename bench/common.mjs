@@ -5,7 +5,8 @@
 //   TETHER_URL      http://127.0.0.1:PORT of the server under test
 //   TETHER_API_KEY  its API key
 //   TETHER_PID      its pid, for CPU (/proc/PID/stat) and RSS (/proc/PID/status) readings
-// Each client ends by printing one table row on stdout: "ROW|scenario|req/s|p50|p99|cpu|rss|target|ok".
+// Each client ends by printing one table row on stdout:
+//   ROW|scenario|req/s|p50|p99|cpu|rss|target|met
 import fs from 'node:fs';
 import { api } from '../tests/node/lib/harness.mjs';
 

@@ -12,10 +12,11 @@
 # Every process started here is stopped by its pid when the script ends, also on failure or ^C;
 # the temporary directory is removed. All traffic stays on 127.0.0.1.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 BUILD=${BUILD:-build}
-BIN=$(realpath "$BUILD/tether" 2>/dev/null) || { echo "bench: $BUILD/tether not built" >&2; exit 1; }
+[ -x "$BUILD/tether" ] || { echo "bench: $BUILD/tether is not built (run make)" >&2; exit 1; }
+BIN=$(realpath "$BUILD/tether")
 SECS=${BENCH_SECONDS:-8}
 CONNS=${BENCH_CONNS:-64}
 WAITER_LINK_TTL=${WAITER_LINK_TTL:-15}
@@ -99,7 +100,8 @@ start_tether() {
     STARTED+=("$T_PID:$BIN")
     T_URL=
     for _ in $(seq 200); do
-        T_URL=$(sed -nE 's#^tether: serving on (http://127\.0\.0\.1:[0-9]+).*#\1#p' "$WORK/$name.log")
+        T_URL=$(sed -nE 's#^tether: serving on (http://127\.0\.0\.1:[0-9]+).*#\1#p' \
+            "$WORK/$name.log")
         [ -n "$T_URL" ] && curl -sf -o /dev/null "$T_URL/healthz" && return 0
         alive "$T_PID" "$BIN" || break
         sleep 0.05
@@ -167,7 +169,8 @@ wrk_row() {
         W_RPS=0
         return 1
     fi
-    cpu=$(awk -v d=$((c1 - c0)) -v t="$CLK_TCK" -v n="$reqs" 'BEGIN {printf "%.1f", d * 1e6 / t / n}')
+    cpu=$(awk -v d=$((c1 - c0)) -v t="$CLK_TCK" -v n="$reqs" \
+        'BEGIN {printf "%.1f", d * 1e6 / t / n}')
     met=$(awk -v r="$rps" -v p="$p99" -v mr="$min_rps" -v mp="$max_p99" -v b="$bad" 'BEGIN {
         ok = (b == 0) && (mr == "-" || r >= mr) && (mp == "-" || p < mp)
         print ok ? "yes" : "no" }')
@@ -193,7 +196,8 @@ want() {
 client() {
     local name=$1
     shift
-    run_client node taskset -c "$CLIENT_CORE" env "$@" >"$WORK/$name.out" 2>&1 || FAILED=$((FAILED + 1))
+    run_client node taskset -c "$CLIENT_CORE" env "$@" >"$WORK/$name.out" 2>&1 ||
+        FAILED=$((FAILED + 1))
     grep -v '^ROW|' "$WORK/$name.out" | sed 's/^/  /'
     sed -n 's/^ROW|//p' "$WORK/$name.out" >>"$ROWS"
 }
@@ -218,7 +222,8 @@ bench_api() {
         "client_secret":"csecret"}}}' >/dev/null
     sid=$(api POST /api/v3.1/tool_router/session '{"user_id":"bench_reads"}' | jfield session_id)
     ca=$(api POST "/api/v3.1/tool_router/session/$sid/link" \
-        '{"toolkit":"github","callback_url":"https://app.example/cb"}' | jfield connected_account_id)
+        '{"toolkit":"github","callback_url":"https://app.example/cb"}' |
+        jfield connected_account_id)
     sid2=$(api POST /api/v3.1/tool_router/session '{"user_id":"bench_links"}' | jfield session_id)
     if [ -z "$sid" ] || [ -z "$ca" ] || [ -z "$sid2" ]; then
         echo "bench: could not create the session and account" >&2
@@ -381,7 +386,8 @@ print_table() {
 # --- main --------------------------------------------------------------------------------------
 
 for tool in wrk nginx node npm curl taskset; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (scripts/deps.sh bench)" >&2; exit 1; }
+    command -v "$tool" >/dev/null ||
+        { echo "bench: $tool is missing (scripts/deps.sh bench)" >&2; exit 1; }
 done
 if [ ! -d tests/node/node_modules/oidc-provider ]; then
     (cd tests/node && npm ci --no-audit --no-fund --loglevel=error) || exit 1

@@ -34,9 +34,9 @@ enum phase { CONNECTING, SENDING, READING, ENDED };
 struct conn {
     int fd;
     enum phase phase;
-    int id;       /* index into ids */
-    size_t sent;  /* request bytes written */
-    size_t got;   /* response bytes read */
+    int id;      /* index into ids */
+    size_t sent; /* request bytes written */
+    size_t got;  /* response bytes read */
     char buf[BUF_LEN];
 };
 

@@ -86,8 +86,9 @@ console.log(
 );
 console.log(
     `waiters: server RSS ${fmt(rssBefore)} MB before, ${fmt(rssAfter)} MB with ${parked} parked ` +
-        `(+${fmt(rssAfter - rssBefore)} MB, ${fmt(((rssAfter - rssBefore) * 1024) / total, 2)} KB ` +
-        `each); server CPU to park ${fmt(parkCpuUs)} us per waiter`,
+        `(+${fmt(rssAfter - rssBefore)} MB, ` +
+        `${fmt(((rssAfter - rssBefore) * 1024) / total, 2)} KB each); ` +
+        `server CPU to park ${fmt(parkCpuUs)} us per waiter`,
 );
 
 await exited;

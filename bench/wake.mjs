@@ -7,7 +7,17 @@
 // Needs the toolkit "gmail" pointed at the provider (run.sh writes the catalogue override).
 // Env: TETHER_URL, TETHER_API_KEY, TETHER_PID, WAKE_RUNS (default 200).
 import { completeConnectLink } from '../tests/node/lib/harness.mjs';
-import { APP, envInt, fmt, newLink, quantile, row, rssMb, sessionWithAuth, target } from './common.mjs';
+import {
+    APP,
+    envInt,
+    fmt,
+    newLink,
+    quantile,
+    row,
+    rssMb,
+    sessionWithAuth,
+    target,
+} from './common.mjs';
 
 const t = target();
 const runs = envInt('WAKE_RUNS', 200);

@@ -16,9 +16,12 @@
 #include "common/timeutil.h"
 #include "core/authcfg.h"
 #include "core/core.h"
+#include "core/credentials.h"
 #include "core/events.h"
 #include "core/projects.h"
+#include "core/refresh.h"
 #include "core/waiters.h"
+#include "core/webhooks.h"
 #include "http/http.h"
 #include "outbound/outbound.h"
 #include "server/routes.h"
@@ -128,6 +131,7 @@ open_core(const struct config *cf, struct core *c)
 static void
 close_core(struct core *c)
 {
+    core_release(c);
     store_close(c->store);
     vault_close(c->vault);
     catalog_free();
@@ -173,8 +177,16 @@ serve(int argc, char **argv)
                       strtod(env_or("TETHER_RATE_PAGES", "50"), NULL));
     struct http_options ho = {.listen = cf.listen, .threads = cf.threads, .app = &c,
                               .dispatch = routes_dispatch, .on_complete = routes_complete};
+    /* TETHER_REFRESH_BACKGROUND=0 leaves refreshes to demand; TETHER_WEBHOOK_RETRY_MS sets the
+     * first webhook retry delay (tests). The master key file is watched for rotations. */
+    struct refresh_options ro = {
+        .workers = (int)strtol(env_or("TETHER_REFRESH_WORKERS", "4"), NULL, 10),
+        .background = strcmp(env_or("TETHER_REFRESH_BACKGROUND", "1"), "0") != 0,
+        .key_dir = getenv("TETHER_MASTER_KEY") ? NULL : cf.data_dir};
     if (outbound_start(cf.allow_http) != 0 || waiters_start(50000) != 0 ||
-        events_start(&c) != 0 || http_start(&ho, err, sizeof err) != 0) {
+        events_start(&c) != 0 || refresh_start(&c, &ro) != 0 ||
+        webhooks_start(&c, strtoll(env_or("TETHER_WEBHOOK_RETRY_MS", "2000"), NULL, 10)) != 0 ||
+        http_start(&ho, err, sizeof err) != 0) {
         fprintf(stderr, "tether: %s\n", err[0] ? err : "cannot start");
         return 1;
     }
@@ -196,6 +208,8 @@ serve(int argc, char **argv)
     http_quiesce();
     waiters_stop();
     outbound_stop();
+    refresh_stop();
+    webhooks_stop();
     events_stop();
     http_stop();
     close_core(&c);
@@ -286,6 +300,43 @@ admin_apps(struct core *c, int argc, char **argv, int i)
     return 0;
 }
 
+/* `tether vault rotate`: a new sealing key in master.key, then every sealed value re-sealed
+ * under it. Running servers pick the new key up within a second; passes repeat until no value
+ * is left under an old key, after which the old keys are no longer needed. */
+static int
+admin_vault(struct core *c, const char *data_dir, int argc, char **argv, int i)
+{
+    if (!(i < argc && strcmp(argv[i], "rotate") == 0)) {
+        fprintf(stderr, "usage: tether vault rotate [--data-dir DIR]\n");
+        return 1;
+    }
+    char err[256];
+    uint8_t kid = 0;
+    int added = 0;
+    if (vault_rotate(data_dir, &kid, err, sizeof err) != 0 ||
+        vault_reload(c->vault, data_dir, &added, err, sizeof err) != 0) {
+        fprintf(stderr, "tether: vault: %s\n", err);
+        return 1;
+    }
+    printf("new sealing key %u\n", (unsigned)kid);
+    fflush(stdout);
+    sleep(2); /* running servers reload the key file once a second */
+    size_t total = 0, resealed = 0, stale = 0, unreadable = 0;
+    for (int pass = 0; pass < 30; pass++) {
+        if (credentials_reseal_pass(c, &resealed, &stale, &unreadable) != 0) {
+            fprintf(stderr, "tether: vault: the store failed during re-sealing\n");
+            return 1;
+        }
+        total += resealed;
+        if (resealed == 0 && stale == 0)
+            break;
+        usleep(200 * 1000);
+    }
+    printf("re-sealed %zu values under key %u; %zu unreadable\n", total, (unsigned)kid,
+           unreadable);
+    return unreadable == 0 && stale == 0 ? 0 : 1;
+}
+
 static int
 admin(int argc, char **argv)
 {
@@ -302,10 +353,61 @@ admin(int argc, char **argv)
         rc = admin_projects(&c, argc, argv, i);
     else if (strcmp(argv[1], "keys") == 0)
         rc = admin_keys(&c, argc, argv, i);
+    else if (strcmp(argv[1], "vault") == 0)
+        rc = admin_vault(&c, cf.data_dir, argc, argv, i);
     else
         rc = admin_apps(&c, argc, argv, i);
     close_core(&c);
     return rc;
+}
+
+/* `tether migrate`: brings the database (--database URL, else the SQLite file in --data-dir) to
+ * this binary's schema and exits. Nodes that start or migrate together take turns on one lock. */
+static int
+admin_migrate(int argc, char **argv)
+{
+    struct config cf;
+    config_defaults(&cf);
+    if (config_parse(&cf, argc, argv) < 0)
+        return 1;
+    char err[256];
+    struct store *s = NULL;
+    if (store_open(cf.database ? cf.database : cf.data_dir, &s, err, sizeof err) != 0) {
+        fprintf(stderr, "tether: migrate: %s\n", err);
+        return 1;
+    }
+    printf("tether: the %s database is up to date\n", store_backend(s));
+    store_close(s);
+    return 0;
+}
+
+/* `tether db copy --from DIR --to postgres://...`: a SQLite data directory into an empty
+ * PostgreSQL database (the master key file stays in DIR: give the nodes the same key). */
+static int
+admin_db(int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL;
+    int ok = argc >= 3 && strcmp(argv[2], "copy") == 0 && (argc - 3) % 2 == 0;
+    for (int i = 3; ok && i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--from") == 0)
+            from = argv[i + 1];
+        else if (strcmp(argv[i], "--to") == 0)
+            to = argv[i + 1];
+        else
+            ok = 0;
+    }
+    if (!ok || from == NULL || to == NULL) {
+        fprintf(stderr, "usage: tether db copy --from DATA_DIR --to postgres://...\n");
+        return 1;
+    }
+    char err[512];
+    int64_t rows = 0;
+    if (store_copy(from, to, &rows, err, sizeof err) != 0) {
+        fprintf(stderr, "tether: db copy: %s\n", err);
+        return 1;
+    }
+    printf("tether: copied %lld rows into PostgreSQL\n", (long long)rows);
+    return 0;
 }
 
 int
@@ -319,8 +421,12 @@ main(int argc, char **argv)
         log_set_level(LOG_DEBUG);
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return serve(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
+        return admin_migrate(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "db") == 0)
+        return admin_db(argc, argv);
     if (argc >= 2 && (strcmp(argv[1], "projects") == 0 || strcmp(argv[1], "keys") == 0 ||
-                      strcmp(argv[1], "apps") == 0))
+                      strcmp(argv[1], "apps") == 0 || strcmp(argv[1], "vault") == 0))
         return admin(argc, argv);
     return cli_main(argc, argv);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "catalog/catalog.h"
 #include "common/jsonv.h"
+#include "common/jsonw.h"
 #include "common/timeutil.h"
 #include "core/sessions.h"
 
@@ -126,19 +127,58 @@ json_or_empty(const char *text)
     return v;
 }
 
+static void
+put_str(struct buf *b, const char *key, const char *v)
+{
+    jsonw_key(b, key, 0);
+    jsonw_str(b, v);
+}
+
+static void
+put_time(struct buf *b, const char *key, int64_t ms)
+{
+    char t[32];
+    time_iso8601(ms, t);
+    put_str(b, key, t);
+}
+
+void
+api_account_write(struct buf *b, const struct st_account *a, const struct st_auth_config *ac)
+{
+    buf_append(b, "{", 1);
+    jsonw_key(b, "id", 1);
+    jsonw_str(b, a->id);
+    put_str(b, "status", a->status);
+    put_str(b, "status_reason", a->status_reason);
+    buf_printf(b, ",\"is_disabled\":%s", a->is_disabled ? "true" : "false");
+    put_time(b, "created_at", a->created_at);
+    put_time(b, "updated_at", a->updated_at);
+    buf_puts(b, ",\"toolkit\":{\"slug\":");
+    jsonw_str(b, a->toolkit);
+    buf_puts(b, "},\"auth_config\":{\"id\":");
+    jsonw_str(b, a->auth_config_id);
+    put_str(b, "auth_scheme", ac ? ac->auth_scheme : "OAUTH2");
+    buf_printf(b, ",\"is_composio_managed\":%s,\"is_disabled\":%s}",
+               ac && ac->is_managed ? "true" : "false", ac && ac->disabled ? "true" : "false");
+    put_str(b, "user_id", a->user_id);
+    put_str(b, "alias", a->alias);
+    put_str(b, "word_id", a->word_id[0] ? a->word_id : NULL);
+    /* data is JSON text the server wrote itself; anything else is shown as {} */
+    int data_ok = a->data != NULL && a->data[0] == '{';
+    buf_puts(b, ",\"data\":");
+    buf_puts(b, data_ok ? a->data : "{}");
+    buf_puts(b, ",\"params\":{},\"experimental\":{\"account_type\":\"PRIVATE\"}}");
+}
+
 json_t *
 api_account_json(struct core *c, const struct st_account *a, const struct st_auth_config *ac)
 {
-    json_t *data = json_or_empty(a->data);
-    return json_pack(
-        "{ss ss ss? sb so so s{ss} s{ss ss sb sb} ss ss? ss? so s{} s{ss}}", "id", a->id, "status",
-        a->status, "status_reason", a->status_reason, "is_disabled", a->is_disabled, "created_at",
-        api_time(a->created_at), "updated_at", api_time(a->updated_at), "toolkit", "slug",
-        a->toolkit, "auth_config", "id", a->auth_config_id, "auth_scheme",
-        ac ? ac->auth_scheme : "OAUTH2", "is_composio_managed", ac ? ac->is_managed : 0,
-        "is_disabled", ac ? ac->disabled : 0, "user_id", a->user_id, "alias", a->alias,
-        "word_id", a->word_id[0] ? a->word_id : NULL, "data", data, "params", "experimental",
-        "account_type", "PRIVATE");
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    api_account_write(&b, a, ac);
+    json_t *v = b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+    buf_free(&b);
+    return v ? v : json_pack("{ssss}", "id", a->id, "status", a->status);
 }
 
 json_t *

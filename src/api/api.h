@@ -25,6 +25,8 @@ int api_query_bool_or_reply(struct http_req *r, const char *name);
 int api_query_list_or_reply(struct http_req *r, const char *name, size_t max,
                             const char ***out);
 
+/* The account object as JSON text appended to b: the hot path of the SDK's polling. */
+void api_account_write(struct buf *b, const struct st_account *a, const struct st_auth_config *ac);
 /* Renderers (new references). */
 json_t *api_account_json(struct core *c, const struct st_account *a,
                          const struct st_auth_config *ac);

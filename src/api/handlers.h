@@ -16,6 +16,16 @@ void api_account_get(struct http_req *r);
 void api_account_delete(struct http_req *r);
 void api_account_status(struct http_req *r);
 void api_account_link(struct http_req *r);
+void api_account_refresh(struct http_req *r);
+/* api/webhooks.c */
+void api_webhook_create(struct http_req *r);
+void api_webhook_list(struct http_req *r);
+void api_webhook_get(struct http_req *r);
+void api_webhook_update(struct http_req *r);
+void api_webhook_delete(struct http_req *r);
+void api_webhook_rotate(struct http_req *r);
+void api_webhook_deliveries(struct http_req *r);
+void api_webhook_replay(struct http_req *r);
 /* api/auth_configs.c */
 void api_auth_config_create(struct http_req *r);
 void api_auth_config_list(struct http_req *r);

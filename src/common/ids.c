@@ -64,8 +64,16 @@ ids_new(char *out, size_t outlen, const char *prefix)
     if (p < 0)
         return;
     ensure_sodium();
-    for (int i = 0; i < IDS_RAND_LEN; i++)
-        out[p + i] = alnum[randombytes_uniform(sizeof(alnum) - 1)];
+    /* One call to the random source per id (each call is a system call): bytes at or above 248
+     * (= 4 * 62) are dropped so every character stays uniform. */
+    unsigned char r[48];
+    int n = 0;
+    while (n < IDS_RAND_LEN) {
+        randombytes_buf(r, sizeof r);
+        for (size_t i = 0; i < sizeof r && n < IDS_RAND_LEN; i++)
+            if (r[i] < 248)
+                out[p + n++] = alnum[r[i] % 62];
+    }
     out[p + IDS_RAND_LEN] = '\0';
 }
 

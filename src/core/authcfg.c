@@ -162,6 +162,42 @@ authcfg_get(struct core *c, const char *project_id, const char *id, struct st_au
                           ERR_AUTH_CONFIG_NOT_FOUND, "auth config", id);
 }
 
+struct summary {
+    char toolkit[STORE_ID];
+    char auth_scheme[24];
+    unsigned char is_managed, disabled;
+};
+
+int
+authcfg_summary(struct core *c, const char *project_id, const char *id,
+                struct st_auth_config *out)
+{
+    char key[TTLCACHE_KEY];
+    struct summary s;
+    memset(out, 0, sizeof *out);
+    snprintf(key, sizeof key, "%s|%s", project_id, id);
+    if (!ttlcache_get(c->ac_cache, key, &s, sizeof s)) {
+        struct st_auth_config full = {0};
+        int rc = store_auth_config_get(c->store, project_id, id, &full);
+        if (rc != 0)
+            return rc;
+        memset(&s, 0, sizeof s);
+        snprintf(s.toolkit, sizeof s.toolkit, "%s", full.toolkit);
+        snprintf(s.auth_scheme, sizeof s.auth_scheme, "%s", full.auth_scheme);
+        s.is_managed = (unsigned char)full.is_managed;
+        s.disabled = (unsigned char)full.disabled;
+        st_auth_config_clear(&full);
+        ttlcache_put(c->ac_cache, key, &s, sizeof s);
+    }
+    snprintf(out->id, sizeof out->id, "%s", id);
+    snprintf(out->project_id, sizeof out->project_id, "%s", project_id);
+    memcpy(out->toolkit, s.toolkit, sizeof out->toolkit);
+    memcpy(out->auth_scheme, s.auth_scheme, sizeof out->auth_scheme);
+    out->is_managed = s.is_managed;
+    out->disabled = s.disabled;
+    return 0;
+}
+
 static int
 create_managed(struct core *c, const char *project_id, const struct catalog_toolkit *t,
                struct st_auth_config *out, struct err *e)

@@ -13,6 +13,10 @@ int authcfg_create(struct core *c, const char *project_id, const json_t *body,
                    struct st_auth_config *out, struct err *e);
 int authcfg_get(struct core *c, const char *project_id, const char *id, struct st_auth_config *out,
                 struct err *e);
+/* The fields of a config that account responses show (id, toolkit, auth_scheme, is_managed,
+ * disabled), from a short-lived cache; other fields are left zero. 0 or a STORE_* code. */
+int authcfg_summary(struct core *c, const char *project_id, const char *id,
+                    struct st_auth_config *out);
 /* The config a new connection to toolkit uses: the pinned one (must be enabled and for that
  * toolkit), else the project's newest enabled one, else a managed one created on first use, else
  * ERR_BAD_REQUEST saying how to create one. */

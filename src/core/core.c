@@ -10,6 +10,19 @@ core_init(struct core *c)
         c->link_ttl_ms = 600000;
     if (c->exchange_timeout_ms <= 0)
         c->exchange_timeout_ms = 10000;
+    /* Revoking a key or disabling an auth config takes effect within these TTLs. */
+    if (c->key_cache == NULL)
+        c->key_cache = ttlcache_new(4096, 2000);
+    if (c->ac_cache == NULL)
+        c->ac_cache = ttlcache_new(4096, 1000);
+}
+
+void
+core_release(struct core *c)
+{
+    ttlcache_free(c->key_cache);
+    ttlcache_free(c->ac_cache);
+    c->key_cache = c->ac_cache = NULL;
 }
 
 int

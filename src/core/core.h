@@ -5,6 +5,7 @@
 #define TETHER_CORE_H
 #include <stdint.h>
 #include "common/err.h"
+#include "common/ttlcache.h"
 #include "store/store.h"
 #include "vault/vault.h"
 
@@ -15,10 +16,14 @@ struct core {
     char redirect_uri[600];  /* public_url + "/api/v3/toolkits/auth/callback" */
     int64_t link_ttl_ms;     /* how long a Connect Link stays usable */
     int64_t exchange_timeout_ms; /* token exchange and key test requests */
+    struct ttlcache *key_cache;  /* API key hash -> project id (core_init makes it) */
+    struct ttlcache *ac_cache;   /* auth config summaries for account rendering */
 };
 
-/* Fills the derived fields (redirect_uri) after public_url is set. */
+/* Fills the derived fields (redirect_uri, caches) after public_url is set; safe to call again. */
 void core_init(struct core *c);
+/* Frees what core_init made. */
+void core_release(struct core *c);
 
 /* Maps a store result to an error: STORE_NOTFOUND -> nf with "<what> '<id>' not found",
  * anything else negative -> ERR_INTERNAL. Returns -1 (or 0 when rc is 0). */

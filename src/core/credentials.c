@@ -9,9 +9,11 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/url.h"
+#include "core/authcfg.h"
 #include "core/events.h"
 #include "core/links.h"
 #include "core/refresh.h"
+#include "oauth/oauth.h"
 
 static void
 wipe_json(json_t *j)
@@ -226,5 +228,132 @@ credentials_reconnect(struct core *c, const char *project_id, const char *accoun
     out->expires_at = l.expires_at;
     log_info("account.initiated", "account=%s toolkit=%s reason=reconnect", account_id, t->slug);
     events_account_changed(c, account_id);
+    return 0;
+}
+
+/* ---- revocation ------------------------------------------------------------------------------- */
+
+int
+credentials_revoke_requests(struct core *c, const struct st_account *a,
+                            struct outbound_req *reqs[2], const char *hints[2])
+{
+    const struct catalog_toolkit *t = catalog_get(a->toolkit);
+    struct st_auth_config ac = {0};
+    const struct catalog_scheme *s = NULL;
+    if (t != NULL && store_auth_config_get(c->store, a->project_id, a->auth_config_id, &ac) == 0)
+        s = catalog_scheme(t, ac.auth_scheme);
+    int n = 0;
+    struct authcfg_client cl;
+    if (s == NULL || s->type != CATALOG_OAUTH2 || s->revoke_url == NULL || a->creds_enc == NULL ||
+        authcfg_client(c, &ac, s, &cl, NULL) != 0) {
+        st_auth_config_clear(&ac);
+        return 0;
+    }
+    char ctx[STORE_ID + 4], *pt = NULL;
+    size_t len = 0;
+    snprintf(ctx, sizeof ctx, "ca|%s", a->id);
+    json_t *creds = NULL;
+    if (vault_unseal(c->vault, ctx, a->creds_enc, a->creds_len, &pt, &len) == 0) {
+        creds = json_loadb(pt, len, 0, NULL);
+        vault_free_secret(pt, len);
+    }
+    json_t *data = json_loads(a->data ? a->data : "{}", 0, NULL);
+    struct oauth_client oc = {cl.client_id, cl.secret, c->redirect_uri};
+    static const char *const kinds[2] = {"refresh_token", "access_token"};
+    for (int i = 0; i < 2; i++) {
+        const char *tok = json_string_value(json_object_get(creds, kinds[i]));
+        struct outbound_req *r =
+            tok && tok[0] ? oauth_revoke_request(s, &oc, tok, kinds[i],
+                                                 json_object_get(data, "fields"))
+                          : NULL;
+        if (r == NULL)
+            continue;
+        r->timeout_ms = 10000;
+        r->follow_redirects = 0;
+        hints[n] = kinds[i];
+        reqs[n++] = r;
+    }
+    if (creds)
+        wipe_json(creds);
+    json_decref(data);
+    authcfg_client_clear(&cl);
+    st_auth_config_clear(&ac);
+    return n;
+}
+
+/* ---- key rotation ----------------------------------------------------------------------------- */
+
+static const char *const SEALED_PREFIX[SEALED__COUNT] = {
+    [SEALED_ACCOUNT] = "ca",     [SEALED_LINK] = "pkce",   [SEALED_AUTH_CONFIG] = "ac",
+    [SEALED_APP] = "app",        [SEALED_WEBHOOK] = "wh",  [SEALED_WEBHOOK_PREV] = "wh",
+};
+
+#define RESEAL_BATCH 200
+
+/* Re-seals the old-key values of one page; counts as credentials_reseal_pass. */
+static int
+reseal_page(struct core *c, enum st_sealed_kind kind, struct st_sealed *items, size_t n,
+            size_t *resealed, size_t *stale, size_t *unreadable)
+{
+    uint8_t kid = vault_current_kid(c->vault);
+    struct st_sealed *old = calloc(n ? n : 1, sizeof *old);
+    unsigned char **enc = calloc(n ? n : 1, sizeof *enc);
+    size_t *len = calloc(n ? n : 1, sizeof *len), m = 0;
+    int rc = old && enc && len ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (items[i].len == 0 || items[i].enc[0] == kid)
+            continue;
+        char ctx[STORE_ID + 8], *pt = NULL;
+        size_t ptlen = 0;
+        snprintf(ctx, sizeof ctx, "%s|%s", SEALED_PREFIX[kind], items[i].ref);
+        if (vault_unseal(c->vault, ctx, items[i].enc, items[i].len, &pt, &ptlen) != 0) {
+            (*unreadable)++;
+            continue;
+        }
+        if (vault_seal(c->vault, ctx, pt, ptlen, &enc[m], &len[m]) == 0)
+            old[m++] = items[i]; /* shallow: items keeps ownership */
+        vault_free_secret(pt, ptlen);
+    }
+    size_t done = 0;
+    if (rc == 0 && m > 0 && store_sealed_replace(c->store, kind, old, enc, len, m, &done) != 0)
+        rc = -1;
+    *resealed += done;
+    *stale += m - done;
+    for (size_t i = 0; enc && i < m; i++)
+        free(enc[i]);
+    free(old);
+    free(enc);
+    free(len);
+    return rc;
+}
+
+int
+credentials_reseal_pass(struct core *c, size_t *resealed, size_t *stale, size_t *unreadable)
+{
+    *resealed = *stale = *unreadable = 0;
+    for (int k = 0; k < SEALED__COUNT; k++) {
+        unsigned char after[STORE_ID];
+        size_t after_len = 0;
+        for (;;) {
+            struct st_sealed *items = NULL;
+            size_t n = 0;
+            if (store_sealed_page(c->store, (enum st_sealed_kind)k, after, after_len,
+                                  RESEAL_BATCH, &items, &n) != 0)
+                return -1;
+            int rc = reseal_page(c, (enum st_sealed_kind)k, items, n, resealed, stale,
+                                 unreadable);
+            if (n > 0) {
+                memcpy(after, items[n - 1].key, items[n - 1].key_len);
+                after_len = items[n - 1].key_len;
+            }
+            for (size_t i = 0; i < n; i++)
+                st_sealed_clear(&items[i]);
+            free(items);
+            if (rc != 0)
+                return -1;
+            if (n < RESEAL_BATCH)
+                break;
+        }
+    }
     return 0;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include "catalog/catalog.h"
 #include "core/core.h"
+#include "outbound/outbound.h"
 
 /* Refresh a token when less than this is left (or a third of its lifetime, if shorter). */
 #define CRED_MARGIN_MS 60000
@@ -59,5 +60,20 @@ int credentials_get(struct core *c, const char *project_id, const char *account_
 struct link_created;
 int credentials_reconnect(struct core *c, const char *project_id, const char *account_id,
                           const char *callback_url, struct link_created *out, struct err *e);
+
+/* Revocation at the provider (RFC 7009) before an account is deleted: the requests to run, in
+ * order (refresh token first, it ends the whole grant at most providers; then the access token),
+ * at most 2, with their token_type_hint in hints. 0 when there is nothing to revoke (not OAuth2,
+ * no revoke_url in the catalogue, no credentials). The caller owns and submits the requests. */
+int credentials_revoke_requests(struct core *c, const struct st_account *a,
+                                struct outbound_req *reqs[2], const char *hints[2]);
+
+/* Key rotation: re-seals every sealed value of the store (credentials, PKCE verifiers, client
+ * secrets, webhook secrets) that is not under the vault's current key, in batches through the
+ * writer; a value rewritten meanwhile is left alone (it was sealed with a current key by its
+ * writer, or is picked up by the next pass). One pass; *resealed counts values re-sealed,
+ * *stale values still under an old key after the pass (changed meanwhile), *unreadable values no
+ * key opens. 0 or -1 on a store failure. */
+int credentials_reseal_pass(struct core *c, size_t *resealed, size_t *stale, size_t *unreadable);
 
 #endif

@@ -59,6 +59,10 @@ projects_authenticate(struct core *c, const char *api_key, char project_id[STORE
         return err_set(e, ERR_UNAUTHORIZED, "invalid API key");
     unsigned char hash[VAULT_HASH_LEN];
     vault_hash(c->vault, api_key, hash);
+    char hex[2 * VAULT_HASH_LEN + 1];
+    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+    if (ttlcache_get(c->key_cache, hex, project_id, STORE_ID))
+        return 0;
     struct st_api_key k = {0};
     int rc = store_key_lookup(c->store, hash, &k);
     if (rc == STORE_NOTFOUND)
@@ -66,6 +70,7 @@ projects_authenticate(struct core *c, const char *api_key, char project_id[STORE
     if (rc != 0)
         return core_store_err(rc, e, ERR_UNAUTHORIZED, "API key", "");
     memcpy(project_id, k.project_id, STORE_ID);
+    ttlcache_put(c->key_cache, hex, project_id, STORE_ID);
     return 0;
 }
 

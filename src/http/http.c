@@ -208,7 +208,13 @@ http_reply_json(struct http_req *r, unsigned status, json_t *body)
         http_reply_error(r, ERR_INTERNAL, "cannot encode the response");
         return;
     }
-    struct MHD_Response *resp = response_take(text, strlen(text));
+    http_reply_json_text(r, status, text, strlen(text));
+}
+
+void
+http_reply_json_text(struct http_req *r, unsigned status, char *text, size_t len)
+{
+    struct MHD_Response *resp = response_take(text, len);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     queue(r, status, resp);
@@ -448,7 +454,7 @@ http_start(const struct http_options *o, char *err, size_t errlen)
         flags, 0, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, opts.threads, MHD_OPTION_CONNECTION_LIMIT,
         opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, opts.conn_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error,
         NULL, MHD_OPTION_END);
     if (daemon_ == NULL) {

@@ -90,6 +90,8 @@ void *http_keep(struct http_req *r, void *p);
 /* ---- replies (each queues the one response of the request) ------------------------------------ */
 
 void http_reply_json(struct http_req *r, unsigned status, json_t *body); /* consumes body */
+/* JSON already encoded; consumes text (malloc'd). */
+void http_reply_json_text(struct http_req *r, unsigned status, char *text, size_t len);
 /* The error funnel: {"error":{"message","code","status","request_id","suggested_fix"}}, logged and
  * counted. */
 void http_reply_err(struct http_req *r, const struct err *e);

@@ -294,6 +294,47 @@ store_backend(const struct store *s)
 }
 
 int
+store_copy(const char *from_url, const char *to_url, int64_t *rows, char *err, size_t errlen)
+{
+    struct store *from = NULL, *to = NULL;
+    if (from_url == NULL || to_url == NULL || rows == NULL) {
+        set_err(err, errlen, "copy needs a source and a target");
+        return -1;
+    }
+    if (store_open(from_url, &from, err, errlen) != 0)
+        return -1;
+    if (strcmp(store_backend(from), "sqlite") != 0) {
+        store_close(from);
+        set_err(err, errlen, "the source must be a SQLite data directory");
+        return -1;
+    }
+    store_close(from);
+    if (store_open(to_url, &to, err, errlen) != 0)
+        return -1;
+    struct st_project p = {0};
+    int is_pg = strcmp(store_backend(to), "postgres") == 0;
+    int rc = is_pg ? store_project_first(to, &p) : STORE_ERR;
+    st_project_clear(&p);
+    store_close(to);
+    if (!is_pg) {
+        set_err(err, errlen, "the target must be a postgres:// URL");
+        return -1;
+    }
+    if (rc != STORE_NOTFOUND) {
+        set_err(err, errlen, rc == 0 ? "the target database already holds data"
+                                     : "cannot read the target database");
+        return -1;
+    }
+    char path[4096];
+    const char *dir = starts_with(from_url, "sqlite:") ? from_url + strlen("sqlite:") : from_url;
+    if ((size_t)snprintf(path, sizeof path, "%s/tether.db", dir) >= sizeof path) {
+        set_err(err, errlen, "the source path is too long");
+        return -1;
+    }
+    return store__pg_copy_from_sqlite(path, to_url, rows, err, errlen);
+}
+
+int
 store_listen(struct store *s, void (*fn)(void *arg, const char *account_id), void *arg)
 {
     if (fn == NULL)

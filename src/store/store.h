@@ -38,6 +38,11 @@ const char *store_backend(const struct store *s); /* "sqlite" / "postgres" */
  * the loss. fn must only hand off (wake waiters). At most once per store; stopped by store_close.
  * The SQLite backend has no other writers and calls nothing. 0 or -1. */
 int store_listen(struct store *s, void (*fn)(void *arg, const char *account_id), void *arg);
+/* Copies a SQLite store (from_url as for store_open) into a PostgreSQL one (to_url): both are
+ * migrated to this binary's schema first; the target must hold no project yet. All rows go in one
+ * transaction, so a failed copy leaves the target as it was. *rows: rows copied. 0, or -1 with a
+ * sentence in err. */
+int store_copy(const char *from_url, const char *to_url, int64_t *rows, char *err, size_t errlen);
 
 /* ---- projects and API keys ---------------------------------------------------------------- */
 

@@ -174,4 +174,9 @@ extern const char *const store__sqlite_migrations[]; /* migrations_sqlite.c */
 extern const struct store_ops store__pg;             /* store_pg.c */
 extern const char *const store__pg_migrations[];     /* migrations_pg.c */
 
+/* store_copy's work (store_pg.c): every row of every table of the SQLite file into the migrated,
+ * empty PostgreSQL database, in one transaction. 0, or -1 with a sentence in err. */
+int store__pg_copy_from_sqlite(const char *sqlite_path, const char *pg_url, int64_t *rows,
+                               char *err, size_t errlen);
+
 #endif

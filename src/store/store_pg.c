@@ -30,6 +30,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1942,3 +1943,255 @@ const struct store_ops store__pg = {
     .event_daily = pg_event_daily,
     .listen = pg_listen,
 };
+
+/* ---- copying a SQLite database in --------------------------------------------------------- */
+
+#define COPY_TABLES_MAX 64
+
+/* The tables of the SQLite file, in an order that inserts parents before children (from the
+ * PostgreSQL schema's foreign keys). */
+struct copy_plan {
+    char names[COPY_TABLES_MAX][64];
+    int n;
+};
+
+static int
+copy_list_tables(sqlite3 *db, struct copy_plan *p, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                           "LIKE 'sqlite_%' AND name <> 'schema_version' ORDER BY name",
+                           -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read the SQLite schema: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    p->n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (p->n >= COPY_TABLES_MAX || t == NULL || strlen(t) >= sizeof p->names[0]) {
+            sqlite3_finalize(st);
+            snprintf(err, errlen, "unexpected tables in the SQLite database");
+            return -1;
+        }
+        snprintf(p->names[p->n++], sizeof p->names[0], "%s", t);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Reorders p so that every table comes after the tables it references in PostgreSQL. */
+static int
+copy_order(PGconn *c, struct copy_plan *p, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, "SELECT conrelid::regclass::text, confrelid::regclass::text "
+                            "FROM pg_constraint WHERE contype = 'f' "
+                            "AND connamespace = 'public'::regnamespace");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "cannot read the PostgreSQL schema: %s", PQerrorMessage(c));
+        PQclear(r);
+        return -1;
+    }
+    struct copy_plan out = {.n = 0};
+    int placed[COPY_TABLES_MAX] = {0};
+    for (int round = 0; round < p->n && out.n < p->n; round++) {
+        for (int i = 0; i < p->n; i++) {
+            int ready = !placed[i];
+            for (int k = 0; ready && k < PQntuples(r); k++) {
+                if (strcmp(PQgetvalue(r, k, 0), p->names[i]) != 0 ||
+                    strcmp(PQgetvalue(r, k, 1), p->names[i]) == 0)
+                    continue;
+                for (int j = 0; j < p->n; j++) {
+                    if (!placed[j] && strcmp(PQgetvalue(r, k, 1), p->names[j]) == 0)
+                        ready = 0;
+                }
+            }
+            if (ready) {
+                placed[i] = 1;
+                memcpy(out.names[out.n++], p->names[i], sizeof p->names[0]);
+            }
+        }
+    }
+    PQclear(r);
+    if (out.n != p->n) {
+        snprintf(err, errlen, "the tables' foreign keys form a cycle");
+        return -1;
+    }
+    *p = out;
+    return 0;
+}
+
+/* "INSERT INTO t (c1, ...) VALUES ($1, ...)" from the SQLite table's columns; the column count
+ * or -1. */
+static int
+copy_insert_sql(sqlite3 *db, const char *table, struct buf *ins, struct buf *sel)
+{
+    sqlite3_stmt *st = NULL;
+    char q[128];
+    snprintf(q, sizeof q, "PRAGMA table_info(\"%s\")", table);
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int n = 0, bad = buf_printf(ins, "INSERT INTO \"%s\" (", table);
+    bad |= buf_puts(sel, "SELECT ");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *col = (const char *)sqlite3_column_text(st, 1);
+        bad |= buf_printf(ins, "%s\"%s\"", n ? ", " : "", col != NULL ? col : "");
+        bad |= buf_printf(sel, "%s\"%s\"", n ? ", " : "", col != NULL ? col : "");
+        n++;
+    }
+    sqlite3_finalize(st);
+    bad |= buf_puts(ins, ") VALUES (");
+    for (int i = 1; i <= n; i++)
+        bad |= buf_printf(ins, i > 1 ? ", $%d" : "$%d", i);
+    bad |= buf_puts(ins, ")");
+    bad |= buf_printf(sel, " FROM \"%s\"", table);
+    return bad || n == 0 || n > ARGS_MAX ? -1 : n;
+}
+
+/* Copies one table row by row through a prepared insert; adds the rows to *rows. */
+static int
+copy_table(sqlite3 *db, PGconn *c, const char *table, int64_t *rows, char *err, size_t errlen)
+{
+    struct buf ins, sel;
+    buf_init(&ins, 16 * 1024);
+    buf_init(&sel, 16 * 1024);
+    int ncol = copy_insert_sql(db, table, &ins, &sel);
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    /* rowid order keeps insertion order (identity columns follow it); tables without rowid
+     * have none to keep. */
+    if (ncol > 0 && buf_puts(&sel, " ORDER BY rowid") == 0 &&
+        sqlite3_prepare_v2(db, sel.data, -1, &st, NULL) != SQLITE_OK) {
+        sel.len -= strlen(" ORDER BY rowid");
+        sel.data[sel.len] = '\0';
+        sqlite3_prepare_v2(db, sel.data, -1, &st, NULL);
+    }
+    PGresult *r = ncol > 0 ? PQprepare(c, "", ins.data, 0, NULL) : NULL;
+    if (st == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        snprintf(err, errlen, "cannot copy table %s: %s", table,
+                 r != NULL ? PQerrorMessage(c) : "unreadable in SQLite");
+        goto out;
+    }
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct args_buf ab;
+        struct args *a = args_init(&ab);
+        for (int i = 0; i < ncol; i++) {
+            int t = sqlite3_column_type(st, i);
+            if (t == SQLITE_NULL)
+                a_text(a, NULL);
+            else if (t == SQLITE_BLOB)
+                a_blob(a, sqlite3_column_blob(st, i), (size_t)sqlite3_column_bytes(st, i));
+            else
+                a_text(a, (const char *)sqlite3_column_text(st, i));
+        }
+        PGresult *x = PQexecPrepared(c, "", a->n, a->v, a->len, a->fmt, 0);
+        int ok = PQresultStatus(x) == PGRES_COMMAND_OK;
+        PQclear(x);
+        if (!ok) {
+            snprintf(err, errlen, "cannot copy a row of table %s: %s", table, PQerrorMessage(c));
+            goto out;
+        }
+        (*rows)++;
+    }
+    if (step != SQLITE_DONE) {
+        snprintf(err, errlen, "cannot read table %s: %s", table, sqlite3_errmsg(db));
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    sqlite3_finalize(st);
+    buf_free(&ins);
+    buf_free(&sel);
+    return rc;
+}
+
+/* Moves every identity column's sequence past the values copied in. */
+static int
+copy_fix_identities(PGconn *c, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, "SELECT table_name, column_name FROM information_schema.columns "
+                            "WHERE table_schema = 'public' AND is_identity = 'YES'");
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        char q[512];
+        const char *t = PQgetvalue(r, i, 0), *col = PQgetvalue(r, i, 1);
+        snprintf(q, sizeof q,
+                 "SELECT setval(pg_get_serial_sequence('\"%s\"', '%s'), "
+                 "coalesce((SELECT max(\"%s\") FROM \"%s\"), 0) + 1, false)",
+                 t, col, col, t);
+        PGresult *x = PQexec(c, q);
+        rc = PQresultStatus(x) == PGRES_TUPLES_OK ? 0 : -1;
+        PQclear(x);
+    }
+    if (rc != 0)
+        snprintf(err, errlen, "cannot set the identity sequences: %s", PQerrorMessage(c));
+    PQclear(r);
+    return rc;
+}
+
+/* Runs one control statement; -1 with PostgreSQL's message in err. */
+static int
+copy_ctl(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok)
+        snprintf(err, errlen, "%s failed: %s", sql, PQerrorMessage(c));
+    return ok ? 0 : -1;
+}
+
+static int
+copy_tables(sqlite3 *db, PGconn *c, const struct copy_plan *p, int64_t *rows, char *err,
+            size_t errlen)
+{
+    char q[160];
+    /* Triggers stay quiet while rows are copied: the events trigger would announce old changes
+     * and queue their webhooks a second time. */
+    for (int i = 0; i < p->n; i++) {
+        snprintf(q, sizeof q, "ALTER TABLE \"%s\" DISABLE TRIGGER USER", p->names[i]);
+        if (copy_ctl(c, q, err, errlen) != 0)
+            return -1;
+    }
+    for (int i = 0; i < p->n; i++) {
+        if (copy_table(db, c, p->names[i], rows, err, errlen) != 0)
+            return -1;
+    }
+    for (int i = 0; i < p->n; i++) {
+        snprintf(q, sizeof q, "ALTER TABLE \"%s\" ENABLE TRIGGER USER", p->names[i]);
+        if (copy_ctl(c, q, err, errlen) != 0)
+            return -1;
+    }
+    return copy_fix_identities(c, err, errlen);
+}
+
+int
+store__pg_copy_from_sqlite(const char *sqlite_path, const char *pg_url, int64_t *rows, char *err,
+                           size_t errlen)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(sqlite_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open '%s': %s", sqlite_path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
+    PGconn *c = pg_connect(pg_url, err, errlen);
+    struct copy_plan plan;
+    int rc = -1;
+    *rows = 0;
+    /* One read transaction on each side: a consistent source, an all-or-nothing target. */
+    if (c != NULL && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
+        copy_list_tables(db, &plan, err, errlen) == 0 && copy_order(c, &plan, err, errlen) == 0 &&
+        copy_ctl(c, "BEGIN", err, errlen) == 0) {
+        rc = copy_tables(db, c, &plan, rows, err, errlen);
+        if (rc == 0)
+            rc = copy_ctl(c, "COMMIT", err, errlen);
+        else
+            copy_ctl(c, "ROLLBACK", err, errlen);
+    }
+    PQfinish(c);
+    sqlite3_close(db);
+    return rc;
+}

@@ -203,7 +203,7 @@ test(
             await page.waitForSelector('svg[role=img]');
             await shot(page, 'dashboard-overview.png');
 
-            const cookies = await context.cookies(tether.url);
+            const cookies = await context.cookies(`${tether.url}/dashboard`);
             const session = cookies.find((c) => c.name === 'tether_dash');
             assert.ok(session, 'a session cookie');
             assert.equal(session.httpOnly, true, 'the session cookie is HttpOnly');
@@ -291,7 +291,7 @@ test(
             await page.waitForSelector('.notice');
             await shot(page, 'dashboard-branding.png');
             const settings = await api('GET', '/project/settings');
-            assert.equal(settings.branding?.name, 'Acme Rockets', 'the API sees the branding');
+            assert.equal(settings.settings?.branding?.name, 'Acme Rockets', 'the API sees the branding');
 
             const req = await link('branded_user');
             const resp = await page.goto(req.redirect_url);
