@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "core/authcfg.h"
 #include "core/sessions.h"
 
 static int
@@ -56,8 +57,8 @@ fill_row(struct core *c, const struct st_session *s, const json_t *cfg,
     const struct catalog_toolkit *t = row->toolkit;
     if (!t->no_auth && account_in_use(c, s, cfg, active, t, &row->account)) {
         row->has_account = 1;
-        if (store_auth_config_get(c->store, s->project_id, row->account.auth_config_id,
-                                  &row->auth_config) != 0)
+        if (authcfg_summary(c, s->project_id, row->account.auth_config_id, &row->auth_config) !=
+            0)
             snprintf(row->auth_config.auth_scheme, sizeof row->auth_config.auth_scheme, "OAUTH2");
     }
     struct st_managed_app app = {0};

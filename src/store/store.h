@@ -114,7 +114,8 @@ void st_auth_config_clear(struct st_auth_config *c);
 int store_auth_config_create(struct store *s, const struct st_auth_config *c);
 int store_auth_config_get(struct store *s, const char *project_id, const char *id,
                           struct st_auth_config *out);
-/* The newest enabled config of the project for the toolkit; managed: -1 any, 0 custom, 1 managed. */
+/* The newest enabled config of the project for the toolkit; managed: -1 any, 0 custom, 1 managed.
+ * connections is not filled (0): this lookup is on every new connection's path. */
 int store_auth_config_newest(struct store *s, const char *project_id, const char *toolkit,
                              int managed, struct st_auth_config *out);
 struct st_auth_config_query {

@@ -35,10 +35,12 @@
 #define PROJECT_COLS "id, name, settings, created_at"
 #define KEY_COLS "id, project_id, hint, created_at, revoked_at"
 #define APP_COLS "toolkit, client_id, secret_enc, scopes"
-#define AC_COLS                                                                                    \
+#define AC_BASE_COLS                                                                               \
     "c.id, c.project_id, c.toolkit, c.auth_scheme, c.name, c.is_managed, c.disabled, "             \
-    "c.client_id, c.secret_enc, c.scopes, c.extra, c.created_at, c.updated_at, "                   \
-    "(SELECT count(*) FROM accounts a WHERE a.auth_config_id = c.id)"
+    "c.client_id, c.secret_enc, c.scopes, c.extra, c.created_at, c.updated_at, "
+#define AC_COLS AC_BASE_COLS "(SELECT count(*) FROM accounts a WHERE a.auth_config_id = c.id)"
+/* For lookups on the connection path: the count grows with the accounts, so it is left out (0). */
+#define AC_COLS_NO_COUNT AC_BASE_COLS "0"
 #define SESSION_COLS "id, project_id, user_id, config, version, created_at, updated_at"
 #define ACCOUNT_COLS                                                                               \
     "id, project_id, user_id, toolkit, auth_config_id, status, status_reason, is_disabled, "       \
@@ -103,7 +105,7 @@ static const char *const rsql[R__COUNT] = {
                   "ORDER BY created_at, rowid LIMIT ?2",
     [R_APP_GET] = "SELECT " APP_COLS " FROM managed_apps WHERE toolkit = ?1",
     [R_AC_GET] = "SELECT " AC_COLS " FROM auth_configs c WHERE c.project_id = ?1 AND c.id = ?2",
-    [R_AC_NEWEST] = "SELECT " AC_COLS " FROM auth_configs c WHERE c.project_id = ?1 "
+    [R_AC_NEWEST] = "SELECT " AC_COLS_NO_COUNT " FROM auth_configs c WHERE c.project_id = ?1 "
                     "AND c.toolkit = ?2 AND c.disabled = 0 AND (?3 < 0 OR c.is_managed = ?3) "
                     "ORDER BY c.created_at DESC, c.id DESC LIMIT 1",
     [R_AC_COUNT] = "SELECT count(*) FROM auth_configs c WHERE " AC_FILTER,
