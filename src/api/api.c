@@ -202,7 +202,8 @@ static json_t *
 router_tools(const json_t *cfg)
 {
     json_t *tools = json_array();
-    json_array_append_new(tools, json_string("COMPOSIO_SEARCH_TOOLS"));
+    if (!json_is_false(json_object_get(json_object_get(cfg, "search"), "enable")))
+        json_array_append_new(tools, json_string("COMPOSIO_SEARCH_TOOLS"));
     if (session_manage_connections(cfg)) {
         json_array_append_new(tools, json_string("COMPOSIO_MANAGE_CONNECTIONS"));
         json_t *m = json_object_get(cfg, "manage_connections");
