@@ -69,6 +69,30 @@ api_session_delete(struct http_req *r)
 
 static const char *const LINK_KEYS[] = {"toolkit", "callback_url", "alias", "experimental", NULL};
 
+/* Multi-account sessions cap the user's ACTIVE accounts per toolkit; replies 400 at the cap. */
+static int
+at_account_limit(struct http_req *r, const struct st_session *s, const json_t *cfg,
+                 const char *toolkit)
+{
+    json_int_t max = json_integer_value(
+        json_object_get(json_object_get(cfg, "multi_account"), "max_accounts_per_toolkit"));
+    struct st_account_page active = {0};
+    if (max <= 0 || store_account_active_for_user(api_core(r)->store, api_project(r), s->user_id,
+                                                  &active) != 0)
+        return 0;
+    json_int_t n = 0;
+    for (size_t i = 0; i < active.n; i++)
+        n += strcmp(active.items[i].toolkit, toolkit) == 0;
+    st_account_page_clear(&active);
+    if (n < max)
+        return 0;
+    struct err e;
+    err_set(&e, ERR_BAD_REQUEST, "user already has %lld connected %s accounts (the session allows %lld)",
+            (long long)n, toolkit, (long long)max);
+    err_fix(&e, "disable or delete one, or raise multi_account.max_accounts_per_toolkit");
+    return api_fail(r, &e) != 0;
+}
+
 /* Reads the link body and checks it against the session; fills rq. */
 static int
 link_request_or_reply(struct http_req *r, const json_t *body, const struct st_session *s,
@@ -94,6 +118,8 @@ link_request_or_reply(struct http_req *r, const json_t *body, const struct st_se
         err_fix(&e, "create a session without the pin, or update its connected_accounts");
         return api_fail(r, &e);
     }
+    if (session_multi_account(cfg) && at_account_limit(r, s, cfg, toolkit))
+        return -1;
     *rq = (struct link_request){.project_id = api_project(r), .session_id = s->id,
                                 .user_id = s->user_id, .toolkit = toolkit, .callback_url = cb,
                                 .alias = alias,
