@@ -50,7 +50,8 @@ project_json(struct core *c, const struct st_project *p, const char **accent)
     const char *color = json_string_value(json_object_get(brand, "accent_color"));
     *accent = "#3b5bdb";
     static char accent_buf[16];
-    if (color && strlen(color) == 7 && color[0] == '#' && strspn(color + 1, "0123456789abcdefABCDEF") == 6) {
+    if (color && strlen(color) == 7 && color[0] == '#' &&
+        strspn(color + 1, "0123456789abcdefABCDEF") == 6) {
         snprintf(accent_buf, sizeof accent_buf, "%s", color);
         *accent = accent_buf;
     }
@@ -69,8 +70,7 @@ reply_form(struct http_req *r, const struct link_view *v, const char *token, con
     struct core *c = core_of(r);
     char csrf[64], cookie[160], action[128], logo[700];
     ids_token(csrf, sizeof csrf, "");
-    snprintf(cookie, sizeof cookie, CSRF_COOKIE "=%s; Path=/link; HttpOnly; SameSite=Strict",
-             csrf);
+    snprintf(cookie, sizeof cookie, CSRF_COOKIE "=%s; Path=/link; HttpOnly; SameSite=Strict", csrf);
     http_set_cookie(r, cookie);
     snprintf(action, sizeof action, "/link/%s", token);
     snprintf(logo, sizeof logo, "/logos/%s", v->toolkit->logo ? v->toolkit->logo : "");
@@ -81,8 +81,8 @@ reply_form(struct http_req *r, const struct link_view *v, const char *token, con
     json_t *ctx = json_pack("{so s{ss ss} sb so sb so ss ss ss* ss}", "project", project, "toolkit",
                             "name", v->toolkit->name, "logo_url", logo, "oauth", oauth, "scopes",
                             scopes, "has_scopes", json_array_size(scopes) > 0, "fields",
-                            fields_json(v->scheme, oauth), "action", action, "csrf", csrf,
-                            "error", error, "accent", accent);
+                            fields_json(v->scheme, oauth), "action", action, "csrf", csrf, "error",
+                            error, "accent", accent);
     pages_reply(r, status, "link", ctx);
 }
 
@@ -92,13 +92,14 @@ reply_closed(struct http_req *r, const struct link_view *v)
     const char *name = v->toolkit ? v->toolkit->name : NULL;
     switch (v->state) {
     case LINK_EXPIRED:
-        pages_result(r, 410, RESULT_EXPIRED, name, NULL, NULL);
+        pages_result(r, 410, RESULT_EXPIRED, &(struct result_info){.toolkit = name});
         break;
     case LINK_USED:
-        pages_result(r, 410, RESULT_USED, name, v->account.status_reason, NULL);
+        pages_result(r, 410, RESULT_USED,
+                     &(struct result_info){.toolkit = name, .reason = v->account.status_reason});
         break;
     default:
-        pages_result(r, 404, RESULT_UNKNOWN, NULL, NULL, NULL);
+        pages_result(r, 404, RESULT_UNKNOWN, &(struct result_info){0});
     }
 }
 
@@ -108,7 +109,8 @@ web_link_page(struct http_req *r)
     struct link_view v;
     struct err e;
     if (links_view(core_of(r), r->params[0], &v, &e) != 0) {
-        pages_result(r, 500, RESULT_FAILURE, NULL, "the link could not be read", NULL);
+        pages_result(r, 500, RESULT_FAILURE,
+                     &(struct result_info){.reason = "the link could not be read"});
         return;
     }
     if (v.state == LINK_OPEN)
@@ -118,25 +120,10 @@ web_link_page(struct http_req *r)
     links_view_clear(&v);
 }
 
-/* The success card, with who connected when the provider told us. */
-static void
-reply_success(struct http_req *r, struct link_attempt *a)
-{
-    const struct catalog_toolkit *t = catalog_get(links_attempt_toolkit(a));
-    char message[200];
-    snprintf(message, sizeof message, "Your %s account is connected.", t ? t->name : "app");
-    const char *who = links_attempt_identity(a);
-    json_t *ctx = json_pack("{ss ss ss ss ss ss*}", "title", "Connected", "message", message,
-                            "mark", "ok", "symbol", "\u2713", "account_id",
-                            links_attempt_account(a), "identity", who[0] ? who : NULL);
-    pages_reply(r, 200, "result", ctx);
-}
-
 /* Sends the browser on after a finished attempt: the app's callback, the form again, or a page. */
 static void
 answer_attempt(struct http_req *r, struct link_attempt *a, const char *token)
 {
-    const struct catalog_toolkit *t = NULL;
     if (links_attempt_retry_form(a) && token != NULL) {
         struct link_view v;
         struct err e;
@@ -151,12 +138,16 @@ answer_attempt(struct http_req *r, struct link_attempt *a, const char *token)
         http_reply_redirect(r, links_attempt_redirect(a));
         return;
     }
-    (void)t;
-    if (links_attempt_ok(a))
-        reply_success(r, a);
-    else
-        pages_result(r, 400, RESULT_FAILURE, NULL, links_attempt_reason(a),
-                     links_attempt_account(a));
+    const struct catalog_toolkit *t = catalog_get(links_attempt_toolkit(a));
+    struct result_info info = {.toolkit = t ? t->name : NULL,
+                               .account_id = links_attempt_account(a)};
+    if (links_attempt_ok(a)) {
+        info.identity = links_attempt_identity(a);
+        pages_result(r, 200, RESULT_SUCCESS, &info);
+    } else {
+        info.reason = links_attempt_reason(a);
+        pages_result(r, 400, RESULT_FAILURE, &info);
+    }
 }
 
 struct attempt_work {
@@ -210,8 +201,7 @@ on_resume(struct http_req *r)
 
 /* Runs the attempt: parks the request while req (if any) is on the outbound engine. */
 static void
-run_attempt(struct http_req *r, struct link_attempt *a, struct outbound_req *req,
-            const char *token)
+run_attempt(struct http_req *r, struct link_attempt *a, struct outbound_req *req, const char *token)
 {
     struct attempt_work *w = calloc(1, sizeof *w);
     if (w == NULL) {
@@ -281,13 +271,15 @@ web_link_submit(struct http_req *r)
 {
     struct kv_list form = {0};
     if (r->body_too_large || form_parse(r->body.data ? r->body.data : "", r->body.len, &form)) {
-        pages_result(r, 400, RESULT_FAILURE, NULL, "the form could not be read", NULL);
+        pages_result(r, 400, RESULT_FAILURE,
+                     &(struct result_info){.reason = "the form could not be read"});
         return;
     }
     struct link_view v;
     struct err e;
     if (links_view(core_of(r), r->params[0], &v, &e) != 0)
-        pages_result(r, 500, RESULT_FAILURE, NULL, "the link could not be read", NULL);
+        pages_result(r, 500, RESULT_FAILURE,
+                     &(struct result_info){.reason = "the link could not be read"});
     else if (v.state != LINK_OPEN)
         reply_closed(r, &v);
     else if (!csrf_ok(r, &form))
@@ -304,14 +296,15 @@ web_oauth_callback(struct http_req *r)
 {
     struct kv_list q = {0};
     if (http_query_list(r, &q) != 0) {
-        pages_result(r, 400, RESULT_FAILURE, NULL, "the provider's answer could not be read", NULL);
+        pages_result(r, 400, RESULT_FAILURE,
+                     &(struct result_info){.reason = "the provider's answer could not be read"});
         return;
     }
     struct link_attempt *a = NULL;
     struct outbound_req *req = NULL;
     struct err e;
     if (links_callback_begin(core_of(r), &q, &a, &req, &e) != 0)
-        pages_result(r, 400, RESULT_FAILURE, NULL, e.message, NULL);
+        pages_result(r, 400, RESULT_FAILURE, &(struct result_info){.reason = e.message});
     else
         run_attempt(r, a, req, NULL);
     kv_list_free(&q);

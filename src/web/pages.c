@@ -20,8 +20,8 @@ pages_reply(struct http_req *r, unsigned status, const char *name, json_t *ctx)
 }
 
 void
-pages_result(struct http_req *r, unsigned status, enum result_kind kind, const char *toolkit,
-             const char *reason, const char *account_id)
+pages_result(struct http_req *r, unsigned status, enum result_kind kind,
+             const struct result_info *info)
 {
     static const struct {
         const char *title, *message, *mark, *symbol;
@@ -36,11 +36,12 @@ pages_result(struct http_req *r, unsigned status, enum result_kind kind, const c
                          "Your %s connection has already been handled.", "info", "\u2022"},
         [RESULT_UNKNOWN] = {"Link not found", "This link is not valid%s.", "info", "?"},
     };
+    const char *toolkit = info->toolkit ? info->toolkit : (kind == RESULT_UNKNOWN ? "" : "app");
     char message[256];
-    snprintf(message, sizeof message, text[kind].message,
-             toolkit ? toolkit : (kind == RESULT_UNKNOWN ? "" : "app"));
-    json_t *ctx = json_pack("{ss ss ss ss ss* ss*}", "title", text[kind].title, "message", message,
-                            "mark", text[kind].mark, "symbol", text[kind].symbol, "reason", reason,
-                            "account_id", account_id);
+    snprintf(message, sizeof message, text[kind].message, toolkit);
+    json_t *ctx = json_pack("{ss ss ss ss ss* ss* ss*}", "title", text[kind].title, "message",
+                            message, "mark", text[kind].mark, "symbol", text[kind].symbol, "reason",
+                            info->reason, "account_id", info->account_id, "identity",
+                            info->identity && info->identity[0] ? info->identity : NULL);
     pages_reply(r, status, "result", ctx);
 }
