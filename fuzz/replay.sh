@@ -14,6 +14,7 @@ url         src/common/url.c src/common/buf.c src/common/utf8.c
 tmpl        src/common/tmpl.c src/common/buf.c
 tmpl_value  src/common/tmpl.c src/common/buf.c
 jsonv       src/common/jsonv.c src/common/err.c src/common/utf8.c
+catalog     src/catalog/catalog.c src/common/embedded.c
 '
 
 build_only=0

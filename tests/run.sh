@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# tests/run.sh [unit|fuzz|integration|node]... -- runs the test suites against $BUILD (default build)
-# and prints one closing line "N passed, N failed, N skipped". Under SANITIZE the server binary is
+# tests/run.sh [unit|fuzz|integration|node|pg]... -- runs the test suites against $BUILD (default
+# build) and prints one closing line "N passed, N failed, N skipped". pg starts a throwaway
+# PostgreSQL 15 cluster (scripts/pg.sh), runs the store tests, the REST API test, the SDK connect
+# test and the three-node test against it, and stops it. Under SANITIZE the server binary is
 # instrumented; any sanitizer report written by any process fails the run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -8,12 +10,13 @@ BUILD=${BUILD:-build}
 export TETHER_BIN=$PWD/$BUILD/tether
 export ARTIFACTS_DIR=${ARTIFACTS_DIR:-$PWD/$BUILD/artifacts}
 mkdir -p "$ARTIFACTS_DIR"
-suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(unit fuzz integration node)
+suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(unit fuzz integration node pg)
 passed=0 failed=0 skipped=0
 failures=()
 
 san_dir=$(mktemp -d)
-trap 'rm -rf "$san_dir"' EXIT
+PG_DIR=""
+trap 'rm -rf "$san_dir"; [ -n "$PG_DIR" ] && scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1' EXIT
 if [ -n "${SANITIZE:-}" ]; then
   export ASAN_OPTIONS="log_path=$san_dir/asan:detect_leaks=1:abort_on_error=0"
   export UBSAN_OPTIONS="log_path=$san_dir/ubsan:print_stacktrace=1"
@@ -74,6 +77,23 @@ for suite in "${suites[@]}"; do
       [ -f "$t" ] && run_one "node/$(basename "$t" .test.mjs)" \
         node --test --test-reporter=tap --test-timeout=180000 "$t"
     done ;;
+  pg)
+    echo "== pg (PostgreSQL 15: store, REST API, SDK connect, three nodes)"
+    PG_DIR=$(mktemp -d) # pg.sh hands it to the postgres user and removes it on stop
+    if ! pg_url=$(scripts/pg.sh start "$PG_DIR" 2>"$ARTIFACTS_DIR/pg-start.log"); then
+      cat "$ARTIFACTS_DIR/pg-start.log"; failed=$((failed + 1)); failures+=("pg cluster"); continue
+    fi
+    [ -d tests/node/node_modules ] || (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+    for t in test_store test_store_pg; do
+      run_one "pg/unit/$t" env TETHER_TEST_DATABASE_URL="$(scripts/pg.sh newdb "$pg_url")" "$BUILD/tests/$t"
+    done
+    run_one "pg/integration/api" env TETHER_DATABASE_URL="$(scripts/pg.sh newdb "$pg_url")" \
+      bash tests/integration/api.sh
+    for t in sdk_connect multinode; do
+      run_one "pg/node/$t" env TETHER_TEST_DATABASE_URL="$pg_url" \
+        node --test --test-reporter=tap --test-timeout=180000 "tests/node/$t.test.mjs"
+    done
+    scripts/pg.sh stop "$PG_DIR"; PG_DIR="" ;;
   *) echo "unknown suite $suite"; exit 2 ;;
   esac
 done

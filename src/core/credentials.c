@@ -169,7 +169,7 @@ credentials_get(struct core *c, const char *project_id, const char *account_id, 
     return CRED_READY;
 }
 
-/* ---- reconnect -------------------------------------------------------------------------------- */
+/* ---- reconnect ------------------------------------------------------------------------------- */
 
 static int
 callback_allowed(struct core *c, const char *project_id, const char *url, struct err *e)
@@ -231,7 +231,7 @@ credentials_reconnect(struct core *c, const char *project_id, const char *accoun
     return 0;
 }
 
-/* ---- revocation ------------------------------------------------------------------------------- */
+/* ---- revocation ------------------------------------------------------------------------------ */
 
 int
 credentials_revoke_requests(struct core *c, const struct st_account *a,
@@ -281,7 +281,7 @@ credentials_revoke_requests(struct core *c, const struct st_account *a,
     return n;
 }
 
-/* ---- key rotation ----------------------------------------------------------------------------- */
+/* ---- key rotation ---------------------------------------------------------------------------- */
 
 static const char *const SEALED_PREFIX[SEALED__COUNT] = {
     [SEALED_ACCOUNT] = "ca",     [SEALED_LINK] = "pkce",   [SEALED_AUTH_CONFIG] = "ac",

@@ -75,7 +75,7 @@ refresh_due_at(int64_t obtained_ms, int64_t expires_ms)
     return expires_ms - margin;
 }
 
-/* ---- the queue -------------------------------------------------------------------------------- */
+/* ---- the queue ------------------------------------------------------------------------------- */
 
 static struct job *
 find_job(const char *account_id)
@@ -160,7 +160,7 @@ settle(struct job *j, enum refresh_outcome outcome, const char *reason)
     free(j);
 }
 
-/* ---- one refresh ------------------------------------------------------------------------------ */
+/* ---- one refresh ----------------------------------------------------------------------------- */
 
 struct ctx {
     struct core *c;
@@ -462,7 +462,7 @@ worker_main(void *arg)
     return NULL;
 }
 
-/* ---- the scheduler ---------------------------------------------------------------------------- */
+/* ---- the scheduler --------------------------------------------------------------------------- */
 
 /* Picks up a master.key rewritten by `tether vault rotate`. */
 static void

@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "common/url.h"
 #include "common/utf8.h"
+#include "core/credentials.h"
 #include "core/inject.h"
 #include "core/sessions.h"
 
@@ -267,34 +268,6 @@ secrets_free(json_t *s)
     json_decref(s);
 }
 
-/* Opens the sealed credentials into an object of strings for catalog_credential: access_token
- * (OAuth2) or the scheme's field values, plus the public fields. */
-static json_t *
-account_secrets(struct core *c, const struct st_account *a, const json_t *fields)
-{
-    char ctx[STORE_ID + 4], *pt = NULL;
-    size_t n = 0;
-    snprintf(ctx, sizeof ctx, "ca|%s", a->id);
-    if (a->creds_enc == NULL ||
-        vault_unseal(c->vault, ctx, a->creds_enc, a->creds_len, &pt, &n) != 0)
-        return NULL;
-    json_t *creds = json_loads(pt, 0, NULL);
-    vault_free_secret(pt, n);
-    if (!json_is_object(creds)) {
-        json_decref(creds);
-        return NULL;
-    }
-    json_t *out = json_object();
-    merge_strings(out, fields);
-    merge_strings(out, json_object_get(creds, "fields"));
-    json_t *at = json_object_get(creds, "access_token");
-    if (json_is_string(at))
-        json_object_set_new(out, "access_token",
-                            json_stringn(json_string_value(at), json_string_length(at)));
-    secrets_free(creds);
-    return out;
-}
-
 /* ---- runs ------------------------------------------------------------------------------------ */
 
 static struct tool_run *
@@ -345,16 +318,16 @@ ctx_load(struct core *c, const char *project_id, const struct st_session *sessio
         if (tools_pick_account(c, project_id, session, user_id, t, selector, &x->account, e) != 0)
             return -1;
         x->has_account = 1;
-        struct st_auth_config ac = {0};
-        if (store_auth_config_get(c->store, project_id, x->account.auth_config_id, &ac) == 0)
-            x->scheme = catalog_scheme(t, ac.auth_scheme);
-        st_auth_config_clear(&ac);
-        if (x->scheme == NULL)
-            return err_set(e, ERR_INTERNAL, "the account's auth scheme left the catalogue");
+        /* a token near its expiry gets a refresh started; this call uses the current one */
+        struct cred_use use = {0};
+        if (credentials_get(c, project_id, x->account.id, 0, 0, &use, NULL, NULL, e) != CRED_READY)
+            return -1;
+        x->scheme = use.scheme;
+        x->secrets = json_deep_copy(use.secrets);
+        credentials_clear(&use);
         x->fields = account_fields(&x->account);
-        x->secrets = account_secrets(c, &x->account, x->fields);
         if (x->secrets == NULL)
-            return err_set(e, ERR_INTERNAL, "the account's credentials cannot be opened");
+            return err_set(e, ERR_INTERNAL, "out of memory");
     }
     x->base = catalog_expand(t->base_url, x->fields);
     if (x->base == NULL)

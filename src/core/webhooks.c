@@ -23,7 +23,7 @@ const char *const WEBHOOK_EVENT_TYPES[] = {
     "account.refreshed", "account.refresh_failed", "account.disabled", "account.enabled",
     "account.deleted",   "account.inactive", "account.revoked",        NULL};
 
-/* ---- endpoints -------------------------------------------------------------------------------- */
+/* ---- endpoints ------------------------------------------------------------------------------- */
 
 static int
 known_type(const char *t)
@@ -171,7 +171,7 @@ webhooks_rotate_secret(struct core *c, const char *project_id, const char *id,
     return core_store_err(rc, e, ERR_NOT_FOUND, "webhook", id);
 }
 
-/* ---- signing and payloads --------------------------------------------------------------------- */
+/* ---- signing and payloads -------------------------------------------------------------------- */
 
 int
 webhooks_sign(const char *secret, const char *msg_id, int64_t ts_s, const char *body, size_t len,
@@ -226,7 +226,7 @@ webhooks_payload(struct core *c, const struct st_event *ev)
     return json_pack("{ss ss ss so}", "id", id, "type", ev->type, "timestamp", when, "data", data);
 }
 
-/* ---- the delivery thread ---------------------------------------------------------------------- */
+/* ---- the delivery thread --------------------------------------------------------------------- */
 
 static struct {
     pthread_mutex_t mu;

@@ -732,6 +732,25 @@ store_account_count_by_status(struct store *s, void (*fn)(void *arg, const char 
     return 0;
 }
 
+int
+store_account_count_project(struct store *s, const char *project_id,
+                            void (*fn)(void *arg, const char *status, int64_t n), void *arg)
+{
+    if (!fits(project_id, STORE_ID))
+        return 0;
+    if (s->ops->account_counts_project == NULL)
+        return bad_arg(__func__, "backend without this operation");
+    struct store_count *items = NULL;
+    size_t n = 0;
+    int rc = s->ops->account_counts_project(s->be, project_id, &items, &n);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        fn(arg, items[i].status, items[i].n);
+    free(items);
+    return 0;
+}
+
 /* ---- Connect Links --------------------------------------------------------------------------- */
 
 int
@@ -942,6 +961,8 @@ store_account_refresh_claim(struct store *s, const char *id, const char *owner, 
     if (!owner_ok(owner) || lease_ms <= 0 || out == NULL)
         return bad_arg(__func__, "owner");
     int f = 0;
+    if (s->ops->account_refresh_claim == NULL)
+        return bad_arg(__func__, "backend without this operation");
     int rc = s->ops->account_refresh_claim(s->be, id, owner, now_ms, lease_ms, expires_before, out,
                                            &f);
     if (rc == 0 && failures != NULL)
@@ -959,6 +980,8 @@ store_account_refresh_save(struct store *s, const char *id, const char *owner,
     if (!owner_ok(owner) || creds_enc == NULL || !blob_ok(creds_enc, creds_len) ||
         !text_ok(data_json))
         return bad_arg(__func__, "fields");
+    if (s->ops->account_refresh_save == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->account_refresh_save(s->be, id, owner, creds_enc, creds_len, data_json,
                                         expires_at > 0 ? expires_at : 0,
                                         refresh_at > 0 ? refresh_at : 0);
@@ -972,6 +995,8 @@ store_account_refresh_fail(struct store *s, const char *id, const char *owner, i
         return STORE_NOTFOUND;
     if (!owner_ok(owner) || !text_ok(reason))
         return bad_arg(__func__, "fields");
+    if (s->ops->account_refresh_fail == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->account_refresh_fail(s->be, id, owner, !!expire, reason, retry_at);
 }
 
@@ -981,6 +1006,8 @@ store_account_refresh_due(struct store *s, int64_t before_ms, int64_t now_ms, in
 {
     if (ids == NULL || n == NULL)
         return bad_arg(__func__, "ids");
+    if (s->ops->account_refresh_due == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->account_refresh_due(s->be, before_ms, now_ms, page_limit(limit), ids, n);
 }
 
@@ -992,6 +1019,8 @@ store_account_relink(struct store *s, const struct st_link *l)
     if (!text_ok(l->callback_url) || !blob_ok(l->verifier_enc, l->verifier_len) ||
         strnlen(l->session_id, STORE_ID) >= STORE_ID || l->expires_at <= 0)
         return bad_arg(__func__, "link");
+    if (s->ops->account_relink == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->account_relink(s->be, l);
 }
 
@@ -1003,6 +1032,8 @@ store_account_delete_noted(struct store *s, const char *project_id, const char *
         return STORE_NOTFOUND;
     if (!text_ok(detail_json))
         return bad_arg(__func__, "detail");
+    if (s->ops->account_delete_noted == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->account_delete_noted(s->be, project_id, id, detail_json);
 }
 
@@ -1019,6 +1050,8 @@ store_webhook_create(struct store *s, const struct st_webhook *w)
 {
     if (!webhook_ok(w) || w->secret_enc == NULL)
         return bad_arg(__func__, "webhook");
+    if (s->ops->webhook_create == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->webhook_create(s->be, w);
 }
 
@@ -1027,6 +1060,8 @@ store_webhook_get(struct store *s, const char *project_id, const char *id, struc
 {
     if (!fits(project_id, STORE_ID) || !fits(id, STORE_ID))
         return STORE_NOTFOUND;
+    if (s->ops->webhook_get == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->webhook_get(s->be, project_id, id, out);
 }
 
@@ -1039,6 +1074,8 @@ store_webhook_list(struct store *s, const char *project_id, struct st_webhook **
     *n = 0;
     if (!fits(project_id, STORE_ID))
         return 0;
+    if (s->ops->webhook_list == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->webhook_list(s->be, project_id, out, n);
 }
 
@@ -1049,6 +1086,8 @@ store_webhook_update(struct store *s, const struct st_webhook *w)
         return STORE_NOTFOUND;
     if (!webhook_ok(w))
         return bad_arg(__func__, "webhook");
+    if (s->ops->webhook_update == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->webhook_update(s->be, w);
 }
 
@@ -1057,6 +1096,8 @@ store_webhook_delete(struct store *s, const char *project_id, const char *id)
 {
     if (!fits(project_id, STORE_ID) || !fits(id, STORE_ID))
         return STORE_NOTFOUND;
+    if (s->ops->webhook_delete == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->webhook_delete(s->be, project_id, id);
 }
 
@@ -1068,6 +1109,8 @@ store_delivery_claim(struct store *s, const char *owner, int64_t now_ms, int64_t
         return bad_arg(__func__, "owner");
     *out = NULL;
     *n = 0;
+    if (s->ops->delivery_claim == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->delivery_claim(s->be, owner, now_ms, lease_ms, page_limit(limit), out, n);
 }
 
@@ -1077,6 +1120,8 @@ store_delivery_finish(struct store *s, int64_t seq, const char *owner, int ok, l
 {
     if (!owner_ok(owner) || !text_ok(error))
         return bad_arg(__func__, "owner");
+    if (s->ops->delivery_finish == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->delivery_finish(s->be, seq, owner, !!ok, http_status, error,
                                    next_at > 0 ? next_at : 0);
 }
@@ -1091,6 +1136,8 @@ store_delivery_list(struct store *s, const char *project_id, const char *endpoin
     *n = 0;
     if (!fits(project_id, STORE_ID) || !fits(endpoint_id, STORE_ID))
         return 0;
+    if (s->ops->delivery_list == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->delivery_list(s->be, project_id, endpoint_id, before_seq > 0 ? before_seq : 0,
                                  page_limit(limit), out, n);
 }
@@ -1100,6 +1147,8 @@ store_delivery_get(struct store *s, const char *project_id, int64_t seq, struct 
 {
     if (!fits(project_id, STORE_ID) || seq <= 0)
         return STORE_NOTFOUND;
+    if (s->ops->delivery_get == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->delivery_get(s->be, project_id, seq, out);
 }
 
@@ -1110,6 +1159,8 @@ store_delivery_replay(struct store *s, const char *project_id, int64_t seq, int6
         return STORE_NOTFOUND;
     if (new_seq == NULL)
         return bad_arg(__func__, "new_seq");
+    if (s->ops->delivery_replay == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->delivery_replay(s->be, project_id, seq, new_seq);
 }
 
@@ -1122,6 +1173,8 @@ store_sealed_page(struct store *s, enum st_sealed_kind kind, const unsigned char
         return bad_arg(__func__, "kind");
     *out = NULL;
     *n = 0;
+    if (s->ops->sealed_page == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return s->ops->sealed_page(s->be, kind, after, after_len, page_limit(limit), out, n);
 }
 
@@ -1139,6 +1192,8 @@ store_sealed_replace(struct store *s, enum st_sealed_kind kind, const struct st_
             return bad_arg(__func__, "items");
     }
     *replaced = 0;
+    if (s->ops->sealed_replace == NULL)
+        return bad_arg(__func__, "backend without this operation");
     return n == 0 ? 0 : s->ops->sealed_replace(s->be, kind, items, new_enc, new_len, n, replaced);
 }
 

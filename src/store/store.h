@@ -251,6 +251,10 @@ int store_account_expire_due(struct store *s, int64_t now_ms, char (**ids)[STORE
 /* Counts of accounts by status over all projects, for /metrics: fn(status, count). */
 int store_account_count_by_status(struct store *s,
                                   void (*fn)(void *arg, const char *status, int64_t n), void *arg);
+/* Counts of one project's accounts by status (the dashboard): fn(status, count) for each status
+ * the project has, in name order. */
+int store_account_count_project(struct store *s, const char *project_id,
+                                void (*fn)(void *arg, const char *status, int64_t n), void *arg);
 
 /* ---- Connect Links ---------------------------------------------------------------------------- */
 
@@ -330,8 +334,8 @@ int store_account_refresh_save(struct store *s, const char *id, const char *owne
 int store_account_refresh_fail(struct store *s, const char *id, const char *owner, int expire,
                                const char *reason, int64_t retry_at);
 /* ACTIVE accounts with a known expiry before before_ms whose lease is free at now_ms and whose
- * retry time (refresh_fail's retry_at, refresh_save's refresh_at) has passed, soonest expiry first, at most limit (1..1000). *ids as in
- * store_account_expire_due (free it). */
+ * retry time (refresh_fail's retry_at, refresh_save's refresh_at) has passed, soonest expiry
+ * first, at most limit (1..1000). *ids as in store_account_expire_due (free it). */
 int store_account_refresh_due(struct store *s, int64_t before_ms, int64_t now_ms, int limit,
                               char (**ids)[STORE_ID], size_t *n);
 

@@ -123,6 +123,9 @@ struct store_ops {
     /* since_ms is already clamped; at most max rows. */
     int (*event_daily)(struct store_be *b, const char *project_id, int64_t since_ms, size_t max,
                        struct st_event_day **out, size_t *n);
+    /* One project's account_counts. */
+    int (*account_counts_project)(struct store_be *b, const char *project_id,
+                                  struct store_count **items, size_t *n);
 
     /* ---- migration 2: credential lifecycle, webhooks, key rotation (store.h has the contracts;
      * arguments are checked and limits clamped by store.c) ---- */

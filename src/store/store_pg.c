@@ -63,6 +63,14 @@
 #define EVENT_COLS "seq, account_id, project_id, type, status, reason, at"
 #define PENDING "('INITIATED', 'INITIALIZING')"
 #define EVENT_INSERT "INSERT INTO events (account_id, project_id, type, status, reason, at) "
+#define WEBHOOK_COLS                                                                               \
+    "id, project_id, url, events, disabled, secret_enc, prev_secret_enc, prev_until, created_at, " \
+    "updated_at"
+#define DELIVERY_FROM                                                                              \
+    "SELECT d.seq, d.endpoint_id, d.project_id, e.seq, e.account_id, e.project_id, e.type, "      \
+    "e.status, e.reason, e.at, e.detail, d.state, d.attempts, d.next_at, d.last_status, "         \
+    "d.last_error, d.created_at, d.delivered_at FROM webhook_deliveries d "                       \
+    "JOIN events e ON e.seq = d.event_seq "
 
 /* $1 project, $2 toolkit or NULL, $3 managed (-1 any), $4 show disabled, $5 search or NULL. */
 #define AC_FILTER                                                                                  \
@@ -112,6 +120,26 @@ enum sid {
     S_EVENT_LIST,
     S_EVENT_DAILY,
     S_EVENT_CHANGED_SINCE,
+    S_REFRESH_CLAIM,
+    S_REFRESH_SAVE,
+    S_REFRESH_FAIL_SOFT,
+    S_REFRESH_FAIL_HARD,
+    S_REFRESH_DUE,
+    S_RELINK,
+    S_DELETE_NOTED,
+    S_PROJECT_LOCK,
+    S_WEBHOOK_COUNT,
+    S_WEBHOOK_INSERT,
+    S_WEBHOOK_GET,
+    S_WEBHOOK_LIST,
+    S_WEBHOOK_UPDATE,
+    S_WEBHOOK_DELETE,
+    S_DELIVERY_CLAIM,
+    S_DELIVERY_OK,
+    S_DELIVERY_FAIL,
+    S_DELIVERY_LIST,
+    S_DELIVERY_GET,
+    S_DELIVERY_REPLAY,
     S__COUNT
 };
 
@@ -235,6 +263,113 @@ static const char *const ssql[S__COUNT] = {
                       "ORDER BY day, status COLLATE \"C\" LIMIT $3",
     [S_EVENT_CHANGED_SINCE] = "SELECT DISTINCT account_id FROM events WHERE at >= $1 "
                               "AND type <> 'account.initiated' LIMIT $2",
+    /* $1 id, $2 owner, $3 now, $4 lease ms, $5 expires_before. Concurrent claims queue on the
+     * row lock and re-check the lease on the winner's version: one claim wins. */
+    [S_REFRESH_CLAIM] =
+        "UPDATE accounts SET refresh_lease_until = $3::bigint + $4::bigint, "
+        "refresh_lease_owner = $2 WHERE id = $1 AND status = 'ACTIVE' "
+        "AND (refresh_lease_until <= $3::bigint OR refresh_lease_owner = $2) "
+        "AND expires_at < $5 RETURNING " ACCOUNT_COLS ", refresh_failures",
+    /* $1 id, $2 owner, $3 creds, $4 data, $5 expires_at, $6 now, $7 refresh_at */
+    [S_REFRESH_SAVE] =
+        "WITH u AS (UPDATE accounts SET creds_enc = $3, data = coalesce($4::text, data), "
+        "expires_at = $5, updated_at = $6::bigint, refresh_lease_until = 0, "
+        "refresh_lease_owner = '', refresh_failures = 0, refresh_not_before = $7 "
+        "WHERE id = $1 AND refresh_lease_owner = $2 AND status = 'ACTIVE' "
+        "RETURNING id, project_id) " EVENT_INSERT
+        "SELECT id, project_id, 'account.refreshed', 'ACTIVE', NULL, $6::bigint FROM u "
+        "RETURNING seq",
+    /* $1 id, $2 owner, $3 retry_at, $4 now, $5 reason */
+    [S_REFRESH_FAIL_SOFT] =
+        "WITH u AS (UPDATE accounts SET refresh_lease_until = 0, refresh_lease_owner = '', "
+        "refresh_failures = refresh_failures + 1, refresh_not_before = $3, "
+        "updated_at = $4::bigint WHERE id = $1 AND refresh_lease_owner = $2 "
+        "AND status = 'ACTIVE' RETURNING id, project_id) " EVENT_INSERT
+        "SELECT id, project_id, 'account.refresh_failed', 'ACTIVE', $5::text, $4::bigint FROM u "
+        "RETURNING seq",
+    /* $1 id, $2 owner, $3 reason, $4 now */
+    [S_REFRESH_FAIL_HARD] =
+        "WITH u AS (UPDATE accounts SET status = 'EXPIRED', status_reason = $3::text, "
+        "refresh_lease_until = 0, refresh_lease_owner = '', "
+        "refresh_failures = refresh_failures + 1, updated_at = $4::bigint "
+        "WHERE id = $1 AND refresh_lease_owner = $2 AND status = 'ACTIVE' "
+        "RETURNING id, project_id) " EVENT_INSERT
+        "SELECT id, project_id, 'account.expired', 'EXPIRED', $3::text, $4::bigint FROM u "
+        "RETURNING seq",
+    /* $1 before, $2 now, $3 limit */
+    [S_REFRESH_DUE] = "SELECT id FROM accounts WHERE status = 'ACTIVE' AND expires_at > 0 "
+                      "AND expires_at < $1 AND refresh_not_before <= $2 "
+                      "AND refresh_lease_until <= $2 ORDER BY expires_at LIMIT $3",
+    /* $1 project, $2 id, $3 link expiry, $4 now, $5..$11 the link (token, session, callback,
+     * state, verifier, created, expires). The new link is not among the dropped ones: the DELETE
+     * sees the rows from before the statement. */
+    [S_RELINK] =
+        "WITH u AS (UPDATE accounts SET status = 'INITIATED', status_reason = NULL, "
+        "is_disabled = 0, pending_expires_at = $3, updated_at = $4::bigint, "
+        "refresh_lease_until = 0, refresh_lease_owner = '', refresh_failures = 0, "
+        "refresh_not_before = 0 WHERE project_id = $1 AND id = $2 RETURNING id, project_id), "
+        "d AS (DELETE FROM links WHERE account_id IN (SELECT id FROM u) AND used_at = 0), "
+        "l AS (INSERT INTO links (" LINK_COLS ") SELECT $5::bytea, id, project_id, $6::text, "
+        "$7::text, $8::bytea, $9::bytea, $10::bigint, $11::bigint, 0 FROM u) " EVENT_INSERT
+        "SELECT id, project_id, 'account.initiated', 'INITIATED', 'reconnect', $4::bigint "
+        "FROM u RETURNING seq",
+    /* $1 project, $2 id, $3 now, $4 detail */
+    [S_DELETE_NOTED] =
+        "WITH d AS (DELETE FROM accounts WHERE project_id = $1 AND id = $2 "
+        "RETURNING id, project_id, status) "
+        "INSERT INTO events (account_id, project_id, type, status, reason, at, detail) "
+        "SELECT id, project_id, 'account.deleted', status, NULL, $3::bigint, $4::text FROM d "
+        "RETURNING seq",
+    [S_PROJECT_LOCK] = "SELECT id FROM projects WHERE id = $1 FOR UPDATE",
+    [S_WEBHOOK_COUNT] = "SELECT count(*) FROM webhook_endpoints WHERE project_id = $1",
+    [S_WEBHOOK_INSERT] = "INSERT INTO webhook_endpoints (" WEBHOOK_COLS ") "
+                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    [S_WEBHOOK_GET] = "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE project_id = $1 "
+                      "AND id = $2",
+    [S_WEBHOOK_LIST] = "SELECT " WEBHOOK_COLS " FROM webhook_endpoints WHERE project_id = $1 "
+                       "ORDER BY created_at, id LIMIT $2",
+    /* $7 a new secret or NULL (keep), $8 until when the replaced one still signs. Every
+     * right-hand side reads the row as it was, so the old secret becomes the previous one. */
+    [S_WEBHOOK_UPDATE] =
+        "UPDATE webhook_endpoints SET url = $3, events = $4, disabled = $5, updated_at = $6, "
+        "prev_secret_enc = CASE WHEN $7::bytea IS NULL THEN prev_secret_enc ELSE secret_enc END, "
+        "prev_until = CASE WHEN $7::bytea IS NULL THEN prev_until ELSE $8::bigint END, "
+        "secret_enc = coalesce($7::bytea, secret_enc) WHERE project_id = $1 AND id = $2",
+    [S_WEBHOOK_DELETE] = "DELETE FROM webhook_endpoints WHERE project_id = $1 AND id = $2",
+    /* $1 owner, $2 lease until, $3 now, $4 limit. Only the oldest pending delivery of an
+     * (endpoint, account) pair is due, so an account's events arrive in order; rows another node
+     * is claiming are skipped. */
+    [S_DELIVERY_CLAIM] =
+        "WITH c AS (SELECT d.seq FROM webhook_deliveries d WHERE d.state = 'pending' "
+        "AND d.next_at <= $3::bigint AND d.lease_until <= $3::bigint "
+        "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.state = 'pending' "
+        "AND p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id AND p.seq < d.seq) "
+        "ORDER BY d.seq LIMIT $4 FOR UPDATE SKIP LOCKED), "
+        "u AS (UPDATE webhook_deliveries w SET lease_until = $2, lease_owner = $1 FROM c "
+        "WHERE w.seq = c.seq RETURNING w.*) "
+        "SELECT d.seq, d.endpoint_id, d.project_id, e.seq, e.account_id, e.project_id, e.type, "
+        "e.status, e.reason, e.at, e.detail, d.state, d.attempts, d.next_at, d.last_status, "
+        "d.last_error, d.created_at, d.delivered_at FROM u d JOIN events e ON e.seq = d.event_seq "
+        "ORDER BY d.seq",
+    /* $1 seq, $2 owner, $3 http status, $4 now */
+    [S_DELIVERY_OK] = "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, "
+                      "last_status = $3, last_error = NULL, delivered_at = $4, lease_until = 0, "
+                      "lease_owner = '' WHERE seq = $1 AND lease_owner = $2 AND state = 'pending'",
+    /* $1 seq, $2 owner, $3 http status, $4 error, $5 next_at (0: give up) */
+    [S_DELIVERY_FAIL] =
+        "UPDATE webhook_deliveries SET "
+        "state = CASE WHEN $5::bigint = 0 THEN 'failed' ELSE 'pending' END, "
+        "next_at = CASE WHEN $5::bigint = 0 THEN next_at ELSE $5::bigint END, "
+        "attempts = attempts + 1, last_status = $3, last_error = $4, lease_until = 0, "
+        "lease_owner = '' WHERE seq = $1 AND lease_owner = $2 AND state = 'pending'",
+    [S_DELIVERY_LIST] = DELIVERY_FROM "WHERE d.project_id = $1 AND d.endpoint_id = $2 "
+                        "AND ($3::bigint = 0 OR d.seq < $3::bigint) ORDER BY d.seq DESC LIMIT $4",
+    [S_DELIVERY_GET] = DELIVERY_FROM "WHERE d.project_id = $1 AND d.seq = $2",
+    /* $1 project, $2 seq, $3 now */
+    [S_DELIVERY_REPLAY] =
+        "INSERT INTO webhook_deliveries (endpoint_id, project_id, event_seq, account_id, next_at, "
+        "created_at) SELECT endpoint_id, project_id, event_seq, account_id, $3, $3 "
+        "FROM webhook_deliveries WHERE project_id = $1 AND seq = $2 RETURNING seq",
 };
 
 /* ---- state -------------------------------------------------------------------------------- */
@@ -1752,6 +1887,515 @@ pg_event_daily(struct store_be *b, const char *project_id, int64_t since_ms, siz
     return rc;
 }
 
+/* ---- credential lifecycle, webhooks, key rotation (migration 2) ------------------------------ */
+
+/* An account row followed by its refresh_failures column. */
+struct claimed {
+    struct st_account *a;
+    int failures;
+};
+
+static int
+row_claimed(const PGresult *r, int row, void *out)
+{
+    struct claimed *x = out;
+    if (row_account(r, row, x->a) != 0)
+        return -1;
+    x->failures = (int)col_int(r, row, 16);
+    return 0;
+}
+
+static int
+pg_account_refresh_claim(struct store_be *b, const char *id, const char *owner, int64_t now_ms,
+                         int64_t lease_ms, int64_t expires_before, struct st_account *out,
+                         int *failures)
+{
+    struct st_account acc = {0};
+    struct claimed c = {&acc, 0};
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, id);
+    a_text(a, owner);
+    a_int(a, now_ms);
+    a_int(a, lease_ms);
+    a_int(a, expires_before);
+    int rc = q_one(b, S_REFRESH_CLAIM, a, 0, row_claimed, &c, "refresh_claim");
+    if (rc != 0)
+        return rc;
+    *out = acc;
+    if (failures != NULL)
+        *failures = c.failures;
+    return 0;
+}
+
+static int
+pg_account_refresh_save(struct store_be *b, const char *id, const char *owner,
+                        const unsigned char *creds_enc, size_t creds_len, const char *data_json,
+                        int64_t expires_at, int64_t refresh_at)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, id);
+    a_text(a, owner);
+    a_blob(a, creds_enc, creds_len);
+    a_text(a, data_json);
+    a_int(a, expires_at);
+    a_int(a, time_now_ms());
+    a_int(a, refresh_at);
+    return q_cmd(b, S_REFRESH_SAVE, a, 1, "refresh_save");
+}
+
+static int
+pg_account_refresh_fail(struct store_be *b, const char *id, const char *owner, int expire,
+                        const char *reason, int64_t retry_at)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, id);
+    a_text(a, owner);
+    if (expire) {
+        a_text(a, reason);
+        a_int(a, time_now_ms());
+        return q_cmd(b, S_REFRESH_FAIL_HARD, a, 1, "refresh_fail");
+    }
+    a_int(a, retry_at);
+    a_int(a, time_now_ms());
+    a_text(a, reason);
+    return q_cmd(b, S_REFRESH_FAIL_SOFT, a, 1, "refresh_fail");
+}
+
+static int
+pg_account_refresh_due(struct store_be *b, int64_t before_ms, int64_t now_ms, int limit,
+                       char (**ids)[STORE_ID], size_t *n)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_int(a, before_ms);
+    a_int(a, now_ms);
+    a_int(a, limit);
+    void *arr = NULL;
+    int rc = q_all(b, S_REFRESH_DUE, a, 1, row_id, NULL, STORE_ID, (size_t)limit, &arr, n,
+                   "refresh_due");
+    if (rc == 0)
+        *ids = arr;
+    return rc;
+}
+
+static int
+pg_account_relink(struct store_be *b, const struct st_link *l)
+{
+    int64_t now = time_now_ms();
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, l->project_id);
+    a_text(a, l->account_id);
+    a_int(a, l->expires_at);
+    a_int(a, now);
+    a_blob(a, l->token_hash, STORE_HASH);
+    a_text(a, l->session_id);
+    a_text(a, l->callback_url);
+    a_blob(a, l->has_state ? l->state_hash : NULL, STORE_HASH);
+    a_blob(a, l->verifier_enc, l->verifier_len);
+    a_int(a, l->created_at > 0 ? l->created_at : now);
+    a_int(a, l->expires_at);
+    return q_cmd(b, S_RELINK, a, 1, "account_relink");
+}
+
+static int
+pg_account_delete_noted(struct store_be *b, const char *project_id, const char *id,
+                        const char *detail_json)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, project_id);
+    a_text(a, id);
+    a_int(a, time_now_ms());
+    a_text(a, detail_json);
+    return q_cmd(b, S_DELETE_NOTED, a, 1, "account_delete");
+}
+
+/* ---- webhook endpoints ---- */
+
+static int
+row_webhook(const PGresult *r, int row, void *out)
+{
+    struct st_webhook *w = out;
+    col_copy(r, row, 0, w->id, sizeof w->id);
+    col_copy(r, row, 1, w->project_id, sizeof w->project_id);
+    w->disabled = (int)col_int(r, row, 4);
+    w->prev_until = col_int(r, row, 7);
+    w->created_at = col_int(r, row, 8);
+    w->updated_at = col_int(r, row, 9);
+    if (col_dup(r, row, 2, &w->url, "") != 0 || col_dup(r, row, 3, &w->events, "[]") != 0 ||
+        col_blob(r, row, 5, &w->secret_enc, &w->secret_len) != 0 ||
+        col_blob(r, row, 6, &w->prev_secret_enc, &w->prev_secret_len) != 0) {
+        st_webhook_clear(w);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+clr_webhook(void *p)
+{
+    st_webhook_clear(p);
+}
+
+/* Under the project's row lock, so that nodes creating endpoints at once respect the cap. */
+static int
+webhook_create_tx(struct pconn *pc, const struct st_webhook *w)
+{
+    char got[STORE_ID];
+    int64_t count = 0, now = time_now_ms();
+    struct args_buf kb;
+    struct args *k = args_init(&kb);
+    a_text(k, w->project_id);
+    struct query lock = {S_PROJECT_LOCK, NULL, k, 0, row_id, got, 0, "webhook_create"};
+    struct query cnt = {S_WEBHOOK_COUNT, NULL, k, 0, row_int, &count, 0, "webhook_create"};
+    int rc = pc_query(pc, &lock);
+    if (rc != 0 && rc != STORE_NOTFOUND)
+        return rc;
+    if ((rc = pc_query(pc, &cnt)) != 0)
+        return rc;
+    if (count >= STORE_WEBHOOKS_MAX)
+        return STORE_CONFLICT;
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, w->id);
+    a_text(a, w->project_id);
+    a_text(a, w->url);
+    a_text(a, w->events);
+    a_int(a, w->disabled ? 1 : 0);
+    a_blob(a, w->secret_enc, w->secret_len);
+    a_blob(a, w->prev_secret_enc, w->prev_secret_len);
+    a_int(a, w->prev_until);
+    a_int(a, w->created_at > 0 ? w->created_at : now);
+    a_int(a, w->updated_at > 0 ? w->updated_at : now);
+    struct query ins = {S_WEBHOOK_INSERT, NULL, a, 0, NULL, NULL, 0, "webhook_create"};
+    return pc_query(pc, &ins);
+}
+
+static int
+pg_webhook_create(struct store_be *b, const struct st_webhook *w)
+{
+    struct pconn *pc = acquire(b);
+    if (pc == NULL)
+        return STORE_ERR;
+    int rc = pc_ctl(pc, "BEGIN");
+    if (rc == 0) {
+        rc = webhook_create_tx(pc, w);
+        if (rc == 0)
+            rc = pc_ctl(pc, "COMMIT");
+        else
+            pc_ctl(pc, "ROLLBACK");
+    }
+    release(b, pc);
+    return rc;
+}
+
+static int
+pg_webhook_get(struct store_be *b, const char *project_id, const char *id, struct st_webhook *out)
+{
+    struct st_webhook w = {0};
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, project_id);
+    a_text(a, id);
+    int rc = q_one(b, S_WEBHOOK_GET, a, 1, row_webhook, &w, "webhook_get");
+    if (rc == 0)
+        *out = w;
+    return rc;
+}
+
+static int
+pg_webhook_list(struct store_be *b, const char *project_id, struct st_webhook **out, size_t *n)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, project_id);
+    a_int(a, STORE_WEBHOOKS_MAX);
+    void *arr = NULL;
+    int rc = q_all(b, S_WEBHOOK_LIST, a, 1, row_webhook, clr_webhook, sizeof **out,
+                   STORE_WEBHOOKS_MAX, &arr, n, "webhook_list");
+    if (rc == 0)
+        *out = arr;
+    return rc;
+}
+
+static int
+pg_webhook_update(struct store_be *b, const struct st_webhook *w)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, w->project_id);
+    a_text(a, w->id);
+    a_text(a, w->url);
+    a_text(a, w->events);
+    a_int(a, w->disabled ? 1 : 0);
+    a_int(a, time_now_ms());
+    a_blob(a, w->secret_enc, w->secret_len);
+    a_int(a, w->prev_until);
+    return q_cmd(b, S_WEBHOOK_UPDATE, a, 1, "webhook_update");
+}
+
+static int
+pg_webhook_delete(struct store_be *b, const char *project_id, const char *id)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, project_id);
+    a_text(a, id);
+    return q_cmd(b, S_WEBHOOK_DELETE, a, 1, "webhook_delete");
+}
+
+/* ---- deliveries ---- */
+
+static int
+row_delivery(const PGresult *r, int row, void *out)
+{
+    struct st_delivery *d = out;
+    d->seq = col_int(r, row, 0);
+    col_copy(r, row, 1, d->endpoint_id, sizeof d->endpoint_id);
+    col_copy(r, row, 2, d->project_id, sizeof d->project_id);
+    d->event.seq = col_int(r, row, 3);
+    col_copy(r, row, 4, d->event.account_id, sizeof d->event.account_id);
+    col_copy(r, row, 5, d->event.project_id, sizeof d->event.project_id);
+    col_copy(r, row, 6, d->event.type, sizeof d->event.type);
+    col_copy(r, row, 7, d->event.status, sizeof d->event.status);
+    d->event.at = col_int(r, row, 9);
+    col_copy(r, row, 11, d->state, sizeof d->state);
+    d->attempts = (int)col_int(r, row, 12);
+    d->next_at = col_int(r, row, 13);
+    d->last_status = (long)col_int(r, row, 14);
+    d->created_at = col_int(r, row, 16);
+    d->delivered_at = col_int(r, row, 17);
+    if (col_dup(r, row, 8, &d->event.reason, NULL) != 0 ||
+        col_dup(r, row, 10, &d->event.detail, NULL) != 0 ||
+        col_dup(r, row, 15, &d->last_error, NULL) != 0) {
+        st_delivery_clear(d);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+clr_delivery(void *p)
+{
+    st_delivery_clear(p);
+}
+
+static int
+pg_delivery_claim(struct store_be *b, const char *owner, int64_t now_ms, int64_t lease_ms,
+                  int limit, struct st_delivery **out, size_t *n)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, owner);
+    a_int(a, now_ms + lease_ms);
+    a_int(a, now_ms);
+    a_int(a, limit);
+    void *arr = NULL;
+    int rc = q_all(b, S_DELIVERY_CLAIM, a, 0, row_delivery, clr_delivery, sizeof **out,
+                   (size_t)limit, &arr, n, "delivery_claim");
+    if (rc == 0 && *n == 0) {
+        free(arr);
+        arr = NULL;
+    }
+    if (rc == 0)
+        *out = arr;
+    return rc;
+}
+
+static int
+pg_delivery_finish(struct store_be *b, int64_t seq, const char *owner, int ok, long http_status,
+                   const char *error, int64_t next_at)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_int(a, seq);
+    a_text(a, owner);
+    a_int(a, http_status);
+    if (ok) {
+        a_int(a, time_now_ms());
+        return q_cmd(b, S_DELIVERY_OK, a, 1, "delivery_finish");
+    }
+    a_text(a, error);
+    a_int(a, next_at);
+    return q_cmd(b, S_DELIVERY_FAIL, a, 1, "delivery_finish");
+}
+
+static int
+pg_delivery_list(struct store_be *b, const char *project_id, const char *endpoint_id,
+                 int64_t before_seq, int limit, struct st_delivery **out, size_t *n)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, project_id);
+    a_text(a, endpoint_id);
+    a_int(a, before_seq);
+    a_int(a, limit);
+    void *arr = NULL;
+    int rc = q_all(b, S_DELIVERY_LIST, a, 1, row_delivery, clr_delivery, sizeof **out,
+                   (size_t)limit, &arr, n, "delivery_list");
+    if (rc == 0)
+        *out = arr;
+    return rc;
+}
+
+static int
+pg_delivery_get(struct store_be *b, const char *project_id, int64_t seq, struct st_delivery *out)
+{
+    struct st_delivery d = {0};
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, project_id);
+    a_int(a, seq);
+    int rc = q_one(b, S_DELIVERY_GET, a, 1, row_delivery, &d, "delivery_get");
+    if (rc == 0)
+        *out = d;
+    return rc;
+}
+
+static int
+pg_delivery_replay(struct store_be *b, const char *project_id, int64_t seq, int64_t *new_seq)
+{
+    int64_t got = 0;
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, project_id);
+    a_int(a, seq);
+    a_int(a, time_now_ms());
+    int rc = q_one(b, S_DELIVERY_REPLAY, a, 0, row_int, &got, "delivery_replay");
+    if (rc == 0)
+        *new_seq = got;
+    return rc;
+}
+
+/* ---- sealed values, for key rotation ---- */
+
+struct sealed_col {
+    const char *table, *key, *ref, *col, *key_type;
+};
+
+static const struct sealed_col SEALED_COLS[SEALED__COUNT] = {
+    [SEALED_ACCOUNT] = {"accounts", "id", "id", "creds_enc", "text"},
+    [SEALED_LINK] = {"links", "token_hash", "account_id", "verifier_enc", "bytea"},
+    [SEALED_AUTH_CONFIG] = {"auth_configs", "id", "id", "secret_enc", "text"},
+    [SEALED_APP] = {"managed_apps", "toolkit", "toolkit", "secret_enc", "text"},
+    [SEALED_WEBHOOK] = {"webhook_endpoints", "id", "id", "secret_enc", "text"},
+    [SEALED_WEBHOOK_PREV] = {"webhook_endpoints", "id", "id", "prev_secret_enc", "text"},
+};
+
+static int
+row_sealed(const PGresult *r, int row, void *out)
+{
+    struct st_sealed *x = out;
+    size_t kn = PQgetisnull(r, row, 0) ? 0 : (size_t)PQgetlength(r, row, 0);
+    if (kn == 0 || kn > sizeof x->key)
+        return -1;
+    memcpy(x->key, PQgetvalue(r, row, 0), kn);
+    x->key_len = kn;
+    col_copy(r, row, 1, x->ref, sizeof x->ref);
+    return col_blob(r, row, 2, &x->enc, &x->len);
+}
+
+static void
+clr_sealed(void *p)
+{
+    st_sealed_clear(p);
+}
+
+/* Appends a row key as its column's type (text or bytea); NULL when len is 0. */
+static void
+a_key(struct args *a, const struct sealed_col *c, const unsigned char *key, size_t len,
+      char *text, size_t cap)
+{
+    if (len == 0) {
+        a_text(a, NULL);
+    } else if (strcmp(c->key_type, "bytea") == 0) {
+        a_blob(a, key, len);
+    } else {
+        size_t n = len < cap - 1 ? len : cap - 1;
+        memcpy(text, key, n);
+        text[n] = '\0';
+        a_text(a, text);
+    }
+}
+
+static int
+pg_sealed_page(struct store_be *b, enum st_sealed_kind kind, const unsigned char *after,
+               size_t after_len, int limit, struct st_sealed **out, size_t *n)
+{
+    const struct sealed_col *c = &SEALED_COLS[kind];
+    char sql[400], text[STORE_ID + 1];
+    snprintf(sql, sizeof sql,
+             "SELECT %s, %s, %s FROM %s WHERE %s IS NOT NULL AND ($1::%s IS NULL OR %s > $1::%s) "
+             "ORDER BY %s LIMIT $2",
+             c->key, c->ref, c->col, c->table, c->col, c->key_type, c->key, c->key_type, c->key);
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_key(a, c, after, after_len, text, sizeof text);
+    a_int(a, limit);
+    struct pconn *pc = acquire(b);
+    if (pc == NULL)
+        return STORE_ERR;
+    void *arr = NULL;
+    int rc = pc_all(pc, S__COUNT, sql, a, row_sealed, clr_sealed, sizeof **out, (size_t)limit,
+                    &arr, n, "sealed_page");
+    release(b, pc);
+    if (rc == 0)
+        *out = arr;
+    return rc;
+}
+
+/* One transaction: each row changes only where it still holds the value read. */
+static int
+sealed_replace_tx(struct pconn *pc, const struct sealed_col *c, const struct st_sealed *items,
+                  unsigned char *const *new_enc, const size_t *new_len, size_t n,
+                  size_t *replaced)
+{
+    char sql[300], text[STORE_ID + 1];
+    snprintf(sql, sizeof sql, "UPDATE %s SET %s = $2 WHERE %s = $1::%s AND %s = $3", c->table,
+             c->col, c->key, c->key_type, c->col);
+    for (size_t i = 0; i < n; i++) {
+        struct args_buf ab;
+        struct args *a = args_init(&ab);
+        a_key(a, c, items[i].key, items[i].key_len, text, sizeof text);
+        a_blob(a, new_enc[i], new_len[i]);
+        a_blob(a, items[i].enc, items[i].len);
+        PGresult *r = NULL;
+        int rc = pc_exec(pc, S__COUNT, sql, a, &r, "sealed_replace");
+        if (rc != 0)
+            return rc;
+        *replaced += strcmp(PQcmdTuples(r), "1") == 0;
+        PQclear(r);
+    }
+    return 0;
+}
+
+static int
+pg_sealed_replace(struct store_be *b, enum st_sealed_kind kind, const struct st_sealed *items,
+                  unsigned char *const *new_enc, const size_t *new_len, size_t n,
+                  size_t *replaced)
+{
+    size_t count = 0;
+    struct pconn *pc = acquire(b);
+    if (pc == NULL)
+        return STORE_ERR;
+    int rc = pc_ctl(pc, "BEGIN");
+    if (rc == 0) {
+        rc = sealed_replace_tx(pc, &SEALED_COLS[kind], items, new_enc, new_len, n, &count);
+        if (rc == 0)
+            rc = pc_ctl(pc, "COMMIT");
+        else
+            pc_ctl(pc, "ROLLBACK");
+    }
+    release(b, pc);
+    if (rc == 0)
+        *replaced = count;
+    return rc;
+}
+
 /* ---- LISTEN/NOTIFY -------------------------------------------------------------------------- */
 
 /* Hands every account that had a status event since since_ms to the callback: what a node may
@@ -1941,6 +2585,24 @@ const struct store_ops store__pg = {
     .link_mark_used = pg_link_mark_used,
     .event_list = pg_event_list,
     .event_daily = pg_event_daily,
+    .account_refresh_claim = pg_account_refresh_claim,
+    .account_refresh_save = pg_account_refresh_save,
+    .account_refresh_fail = pg_account_refresh_fail,
+    .account_refresh_due = pg_account_refresh_due,
+    .account_relink = pg_account_relink,
+    .account_delete_noted = pg_account_delete_noted,
+    .webhook_create = pg_webhook_create,
+    .webhook_get = pg_webhook_get,
+    .webhook_list = pg_webhook_list,
+    .webhook_update = pg_webhook_update,
+    .webhook_delete = pg_webhook_delete,
+    .delivery_claim = pg_delivery_claim,
+    .delivery_finish = pg_delivery_finish,
+    .delivery_list = pg_delivery_list,
+    .delivery_get = pg_delivery_get,
+    .delivery_replay = pg_delivery_replay,
+    .sealed_page = pg_sealed_page,
+    .sealed_replace = pg_sealed_replace,
     .listen = pg_listen,
 };
 

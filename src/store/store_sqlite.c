@@ -91,6 +91,7 @@ enum rst {
     R_DELIVERY_LIST,
     R_DELIVERY_GET,
     R_EVENT_DAILY,
+    R_ACCOUNT_COUNTS_PROJECT,
     R__COUNT
 };
 
@@ -134,6 +135,8 @@ static const char *const rsql[R__COUNT] = {
     [R_DELIVERY_LIST] = DELIVERY_FROM "WHERE d.project_id = ?1 AND d.endpoint_id = ?2 "
                         "AND (?3 = 0 OR d.seq < ?3) ORDER BY d.seq DESC LIMIT ?4",
     [R_DELIVERY_GET] = DELIVERY_FROM "WHERE d.project_id = ?1 AND d.seq = ?2",
+    [R_ACCOUNT_COUNTS_PROJECT] = "SELECT status, count(*) FROM accounts WHERE project_id = ?1 "
+                                 "GROUP BY status ORDER BY status",
     [R_EVENT_DAILY] = "SELECT (at / 86400000) * 86400000 AS day, status, count(*) FROM events "
                       "WHERE project_id = ?1 AND at >= ?2 GROUP BY day, status "
                       "ORDER BY day, status LIMIT ?3",
@@ -256,7 +259,8 @@ static const char *const wsql[W__COUNT] = {
     [W_REFRESH_CLAIM] =
         "UPDATE accounts SET refresh_lease_until = ?3 + ?4, refresh_lease_owner = ?2 "
         "WHERE id = ?1 AND status = 'ACTIVE' AND (refresh_lease_until <= ?3 OR "
-        "refresh_lease_owner = ?2) AND expires_at < ?5 RETURNING " ACCOUNT_COLS ", refresh_failures",
+        "refresh_lease_owner = ?2) AND expires_at < ?5 "
+        "RETURNING " ACCOUNT_COLS ", refresh_failures",
     /* ?1 id, ?2 owner, ?3 creds, ?4 data, ?5 expires_at, ?6 now, ?7 refresh_at */
     [W_REFRESH_SAVE] =
         "UPDATE accounts SET creds_enc = ?3, data = coalesce(?4, data), expires_at = ?5, "
@@ -2078,6 +2082,19 @@ row_day(sqlite3_stmt *st, void *out)
 }
 
 static int
+sq_account_counts_project(struct store_be *b, const char *project_id, struct store_count **items,
+                          size_t *n)
+{
+    struct val v[] = {V_TEXT(project_id)};
+    void *arr = NULL;
+    int rc = read_all(b, R_ACCOUNT_COUNTS_PROJECT, v, NVALS(v), row_count, NULL, sizeof **items,
+                      64, &arr, n, "account_counts_project");
+    if (rc == 0)
+        *items = arr;
+    return rc;
+}
+
+static int
 sq_event_daily(struct store_be *b, const char *project_id, int64_t since_ms, size_t max,
                struct st_event_day **out, size_t *n)
 {
@@ -2735,6 +2752,7 @@ const struct store_ops store__sqlite = {
     .link_mark_used = sq_link_mark_used,
     .event_list = sq_event_list,
     .event_daily = sq_event_daily,
+    .account_counts_project = sq_account_counts_project,
     .account_refresh_claim = sq_account_refresh_claim,
     .account_refresh_save = sq_account_refresh_save,
     .account_refresh_fail = sq_account_refresh_fail,

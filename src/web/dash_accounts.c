@@ -14,8 +14,8 @@
 #define MAX_QUERY 256
 #define MAX_EVENTS 200
 
-static const char *const STATUSES[] = {"ACTIVE",   "INITIATED", "INITIALIZING", "FAILED",
-                                       "EXPIRED",  "INACTIVE",  "REVOKED",      NULL};
+static const char *const STATUSES[] = {"ACTIVE",  "INITIATED", "INITIALIZING", "FAILED",
+                                       "EXPIRED", "INACTIVE",  "REVOKED",      NULL};
 
 static int
 status_known(const char *s)
@@ -74,10 +74,10 @@ row_json(const struct st_account *a)
     char *href = account_href(a->id), *user_href = dash_query("/dashboard/accounts", pairs, 1);
     json_t *o = json_pack("{ss ss ss ss ss ss ss ss* sb ss* ss* so so}", "id", a->id, "href", href,
                           "user_id", a->user_id ? a->user_id : "", "user_href", user_href,
-                          "toolkit", a->toolkit, "toolkit_name", toolkit_name(a->toolkit),
-                          "status", a->status, "alias", a->alias, "disabled", a->is_disabled,
-                          "reason", a->status_reason, "identity", who, "created",
-                          dash_time(a->created_at), "updated", dash_time(a->updated_at));
+                          "toolkit", a->toolkit, "toolkit_name", toolkit_name(a->toolkit), "status",
+                          a->status, "alias", a->alias, "disabled", a->is_disabled, "reason",
+                          a->status_reason, "identity", who, "created", dash_time(a->created_at),
+                          "updated", dash_time(a->updated_at));
     if (o != NULL)
         json_object_set_new(o, "cls", json_string(dash_status_class(a->status)));
     free(href);
@@ -140,7 +140,7 @@ page_json(const struct st_account_page *page, const char *q, const char *status,
         json_array_append_new(rows, row_json(&page->items[i]));
     char *next = NULL;
     if (page->next_cursor[0]) {
-        const char *pairs[] = {"q",       q,      "status", status,
+        const char *pairs[] = {"q",       q,       "status", status,
                                "toolkit", toolkit, "cursor", page->next_cursor};
         next = dash_query("/dashboard/accounts", pairs, 4);
     }
@@ -161,13 +161,14 @@ web_dash_accounts(struct http_req *r)
         return;
     const char *q = param(r, "q"), *status = param(r, "status"), *toolkit = param(r, "toolkit");
     const char *cursor = param(r, "cursor"), *deleted = param(r, "deleted");
-    if (filters_or_reply(r, &s, q, status, toolkit, cursor) != 0 ||
-        redirect_to_account(r, &s, q))
+    if (filters_or_reply(r, &s, q, status, toolkit, cursor) != 0 || redirect_to_account(r, &s, q))
         return;
     const char *users[] = {q, NULL}, *statuses[] = {status, NULL}, *tks[] = {toolkit, NULL};
-    struct st_account_query aq = {.project_id = s.project_id, .user_ids = q ? users : NULL,
+    struct st_account_query aq = {.project_id = s.project_id,
+                                  .user_ids = q ? users : NULL,
                                   .statuses = status ? statuses : NULL,
-                                  .toolkits = toolkit ? tks : NULL, .cursor = cursor,
+                                  .toolkits = toolkit ? tks : NULL,
+                                  .cursor = cursor,
                                   .limit = DASH_PAGE_SIZE};
     struct st_account_page page = {0};
     int rc = store_account_list(dash_core(r)->store, &aq, &page);
@@ -211,10 +212,10 @@ events_json(struct core *c, const char *project_id, const char *id)
     if (store_event_list(c->store, project_id, id, MAX_EVENTS, &ev, &n) != 0)
         return arr;
     for (size_t i = n; i-- > 0;) /* newest first */
-        json_array_append_new(arr, json_pack("{so ss ss ss ss*}", "at", dash_time(ev[i].at),
-                                             "type", ev[i].type, "status", ev[i].status, "cls",
-                                             dash_status_class(ev[i].status), "reason",
-                                             ev[i].reason));
+        json_array_append_new(arr,
+                              json_pack("{so ss ss ss ss*}", "at", dash_time(ev[i].at), "type",
+                                        ev[i].type, "status", ev[i].status, "cls",
+                                        dash_status_class(ev[i].status), "reason", ev[i].reason));
     for (size_t i = 0; i < n; i++)
         st_event_clear(&ev[i]);
     free(ev);
@@ -285,8 +286,7 @@ static const char *const ACT_TEXT[][3] = {
     [ACT_DISABLE] = {"disable", "Disable this account?",
                      "Tools and sessions stop using it until it is enabled again. The "
                      "credentials are kept."},
-    [ACT_ENABLE] = {"enable", "Enable this account?",
-                    "Tools and sessions may use it again."},
+    [ACT_ENABLE] = {"enable", "Enable this account?", "Tools and sessions may use it again."},
     [ACT_DELETE] = {"delete", "Delete this account?",
                     "The connection and its stored credentials are removed for good. The user "
                     "has to connect again. This cannot be undone."},
@@ -336,9 +336,9 @@ web_dash_account_act(struct http_req *r)
     if ((act = action_or_reply(r, &s)) == ACT_UNKNOWN || load_or_reply(r, &s, &a) != 0)
         return;
     struct core *c = dash_core(r);
-    int rc = act == ACT_DELETE ? store_account_delete(c->store, s.project_id, a.id)
-                               : store_account_set_disabled(c->store, s.project_id, a.id,
-                                                            act == ACT_DISABLE);
+    int rc = act == ACT_DELETE
+                 ? store_account_delete(c->store, s.project_id, a.id)
+                 : store_account_set_disabled(c->store, s.project_id, a.id, act == ACT_DISABLE);
     if (rc != 0 && rc != STORE_NOTFOUND) {
         st_account_clear(&a);
         dash_message(r, 500, &s, "Not changed", "The account could not be changed. Try again.");

@@ -33,8 +33,11 @@ web_dash_auth_configs(struct http_req *r)
         dash_message(r, 400, &s, "Bad request", "The search or the page link is not valid.");
         return;
     }
-    struct st_auth_config_query aq = {.project_id = s.project_id, .managed = -1,
-                                      .show_disabled = 1, .search = q, .cursor = cursor,
+    struct st_auth_config_query aq = {.project_id = s.project_id,
+                                      .managed = -1,
+                                      .show_disabled = 1,
+                                      .search = q,
+                                      .cursor = cursor,
                                       .limit = DASH_PAGE_SIZE};
     struct st_auth_config_page page = {0};
     int rc = store_auth_config_list(dash_core(r)->store, &aq, &page);

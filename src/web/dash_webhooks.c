@@ -35,9 +35,8 @@ deliveries_json(struct core *c, const char *project_id, const char *endpoint_id)
                            "account_id", d[i].event.account_id, "state", d[i].state, "cls",
                            delivery_class(d[i].state), "attempts", d[i].attempts, "last_status",
                            d[i].last_status ? json_integer(d[i].last_status) : json_null(),
-                           "last_error", d[i].last_error,
-                           "created", dash_time(d[i].created_at), "delivered",
-                           dash_time(d[i].delivered_at)));
+                           "last_error", d[i].last_error, "created", dash_time(d[i].created_at),
+                           "delivered", dash_time(d[i].delivered_at)));
         st_delivery_clear(&d[i]);
     }
     free(d);
@@ -75,11 +74,11 @@ web_dash_webhooks(struct http_req *r)
     }
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(
-            rows, json_pack("{ss ss so sb so so}", "id", w[i].id, "url", w[i].url ? w[i].url : "",
-                            "events", filter_json(w[i].events), "disabled", w[i].disabled,
-                            "created", dash_time(w[i].created_at), "deliveries",
-                            deliveries_json(c, s.project_id, w[i].id)));
+        json_array_append_new(rows, json_pack("{ss ss so sb so so}", "id", w[i].id, "url",
+                                              w[i].url ? w[i].url : "", "events",
+                                              filter_json(w[i].events), "disabled", w[i].disabled,
+                                              "created", dash_time(w[i].created_at), "deliveries",
+                                              deliveries_json(c, s.project_id, w[i].id)));
         st_webhook_clear(&w[i]);
     }
     free(w);

@@ -133,9 +133,9 @@ nav_json(const char *section)
     };
     json_t *arr = json_array();
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
-        json_array_append_new(arr, json_pack("{ss ss sb}", "href", items[i][1], "label",
-                                             items[i][2], "active",
-                                             section && strcmp(section, items[i][0]) == 0));
+        json_array_append_new(arr,
+                              json_pack("{ss ss sb}", "href", items[i][1], "label", items[i][2],
+                                        "active", section && strcmp(section, items[i][0]) == 0));
     return arr;
 }
 
@@ -219,7 +219,7 @@ dash_query(const char *path, const char *const *pairs, size_t n)
     return buf_take(&b);
 }
 
-/* ---- sign-in and sign-out --------------------------------------------------------------------- */
+/* ---- sign-in and sign-out -------------------------------------------------------------------- */
 
 static void
 reply_signin(struct http_req *r, unsigned status, const char *error)

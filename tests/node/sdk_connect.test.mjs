@@ -3,6 +3,7 @@
 // (denied, token endpoint hanging / 500 / garbage), replayed and forged callbacks, expiry,
 // the long-poll, client_secret_basic, and no plaintext tokens at rest or in logs.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { format } from 'node:util';
@@ -373,11 +374,18 @@ test('no plaintext tokens in the database, its WAL, or the logs', async () => {
         `the flows above should have issued tokens (got ${tokens.length})`,
     );
     const dbFiles = ['tether.db', 'tether.db-wal'].map((f) => path.join(tether.dataDir, f));
+    const pgUrl = tether.databaseUrl; // PostgreSQL: a dump of the data stands in for the files
     assert.ok(
-        fs.existsSync(dbFiles[0]),
+        pgUrl || fs.existsSync(dbFiles[0]),
         `expected ${dbFiles[0]}; data dir has: ${fs.readdirSync(tether.dataDir).join(', ')}`,
     );
     const check = (where) => {
+        if (pgUrl) {
+            const dump = execFileSync('pg_dump', ['--data-only', pgUrl]);
+            const hex = (x) => Buffer.from(x).toString('hex');
+            const found = [...leaks(dump, tokens), ...leaks(dump, tokens.map(hex))];
+            assert.equal(found.length, 0, `${where}: plaintext token(s) in the database`);
+        }
         for (const f of dbFiles) {
             if (!fs.existsSync(f)) continue;
             const bytes = fs.readFileSync(f);

@@ -351,6 +351,279 @@ TEST(pg_pool_survives_dropped_connections)
     store_close(s);
 }
 
+/* ---- credential lifecycle and webhooks across nodes ------------------------------------------ */
+
+struct claimer {
+    struct store *s;
+    char owner[32];
+    int wins, errors;
+};
+
+static void *
+claim_main(void *arg)
+{
+    struct claimer *c = arg;
+    for (int i = 0; i < 25; i++) {
+        struct st_account a = {0};
+        int failures = 0;
+        int rc = store_account_refresh_claim(c->s, "ca_r", c->owner, time_now_ms(), 60000,
+                                             INT64_MAX, &a, &failures);
+        if (rc == 0)
+            c->wins++;
+        else if (rc != STORE_NOTFOUND)
+            c->errors++;
+        st_account_clear(&a);
+    }
+    return NULL;
+}
+
+/* 200 claims from two nodes (8 threads): one lease; save releases it with one event. */
+TEST(pg_refresh_lease_single_flight)
+{
+    reset();
+    struct store *a = open_store(), *b = open_store();
+    ASSERT_EQ(store_project_create(a, "pr_a", "A"), 0);
+    ASSERT_EQ(add_account(a, "pr_a", "ca_r", 1, 0), 0);
+    ASSERT_EQ(store_account_activate(a, "ca_r", NULL, 0, NULL, 1000), 0);
+    struct claimer c[8];
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++) {
+        c[i] = (struct claimer){.s = i % 2 ? b : a};
+        snprintf(c[i].owner, sizeof c[i].owner, "node%d/w%d", i % 2, i);
+        ASSERT_EQ(pthread_create(&th[i], NULL, claim_main, &c[i]), 0);
+    }
+    int wins = 0, errors = 0, winner = -1;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        wins += c[i].wins > 0;
+        errors += c[i].errors;
+        if (c[i].wins > 0)
+            winner = i;
+    }
+    ASSERT_EQ(errors, 0);
+    ASSERT_EQ(wins, 1); /* only one owner ever held it (re-claims by the owner are allowed) */
+    unsigned char creds[8] = "newcreds";
+    ASSERT_EQ(store_account_refresh_save(b, "ca_r", "someone/else", creds, 8, NULL, 5000, 0),
+              STORE_NOTFOUND);
+    ASSERT_EQ(store_account_refresh_save(b, "ca_r", c[winner].owner, creds, 8, "{\"r\":1}", 5000,
+                                         0),
+              0);
+    struct st_account got = {0};
+    ASSERT_EQ(store_account_get(a, "pr_a", "ca_r", &got), 0);
+    ASSERT_EQ(got.expires_at, 5000);
+    ASSERT_STR(got.data, "{\"r\":1}");
+    st_account_clear(&got);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM events WHERE type = 'account.refreshed'"), 1);
+    /* the lease is free again; a soft failure keeps it ACTIVE, a hard one expires it */
+    int failures = -1;
+    ASSERT_EQ(store_account_refresh_claim(a, "ca_r", "n/1", time_now_ms(), 1000, INT64_MAX, &got,
+                                          &failures),
+              0);
+    st_account_clear(&got);
+    ASSERT_EQ(failures, 0);
+    ASSERT_EQ(store_account_refresh_fail(a, "ca_r", "n/1", 0, "timeout", 1), 0);
+    char(*ids)[STORE_ID] = NULL;
+    size_t n = 0;
+    ASSERT_EQ(store_account_refresh_due(b, 6000, time_now_ms(), 10, &ids, &n), 0);
+    ASSERT_EQ(n, 1);
+    free(ids);
+    ASSERT_EQ(store_account_refresh_claim(b, "ca_r", "n/2", time_now_ms(), 1000, INT64_MAX, &got,
+                                          &failures),
+              0);
+    st_account_clear(&got);
+    ASSERT_EQ(failures, 1);
+    ASSERT_EQ(store_account_refresh_fail(b, "ca_r", "n/2", 1, "invalid_grant", 0), 0);
+    ASSERT_EQ(store_account_get(a, "pr_a", "ca_r", &got), 0);
+    ASSERT_STR(got.status, "EXPIRED");
+    ASSERT_STR(got.status_reason, "invalid_grant");
+    st_account_clear(&got);
+
+    /* reconnect in place, then a noted delete */
+    struct st_link l = {0};
+    snprintf(l.account_id, sizeof l.account_id, "ca_r");
+    snprintf(l.project_id, sizeof l.project_id, "pr_a");
+    l.token_hash[0] = 'R';
+    l.expires_at = time_now_ms() + 60000;
+    ASSERT_EQ(store_account_relink(a, &l), 0);
+    ASSERT_EQ(store_account_get(a, "pr_a", "ca_r", &got), 0);
+    ASSERT_STR(got.status, "INITIATED");
+    st_account_clear(&got);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM links WHERE account_id = 'ca_r'"), 1);
+    snprintf(l.project_id, sizeof l.project_id, "pr_zz");
+    ASSERT_EQ(store_account_relink(a, &l), STORE_NOTFOUND);
+    ASSERT_EQ(store_account_delete_noted(b, "pr_a", "ca_r", "{\"revoked\":true}"), 0);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM events WHERE type = 'account.deleted' "
+                      "AND detail = '{\"revoked\":true}'"),
+              1);
+    store_close(b);
+    store_close(a);
+}
+
+struct dclaimer {
+    struct store *s;
+    char owner[32];
+    int64_t seqs[400];
+    int n, errors;
+};
+
+static void *
+dclaim_main(void *arg)
+{
+    struct dclaimer *c = arg;
+    for (int round = 0; round < 200 && c->n < 400; round++) {
+        struct st_delivery *d = NULL;
+        size_t n = 0;
+        if (store_delivery_claim(c->s, c->owner, time_now_ms(), 60000, 7, &d, &n) != 0) {
+            c->errors++;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (c->n < 400)
+                c->seqs[c->n++] = d[i].seq;
+            if (store_delivery_finish(c->s, d[i].seq, c->owner, 1, 200, NULL, 0) != 0)
+                c->errors++;
+            st_delivery_clear(&d[i]);
+        }
+        free(d);
+        if (n == 0 && round > 20)
+            break;
+    }
+    return NULL;
+}
+
+static int
+cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The outbox: events become deliveries; two nodes claim them with no delivery sent twice. */
+TEST(pg_webhook_outbox_claimed_once)
+{
+    reset();
+    struct store *a = open_store(), *b = open_store();
+    ASSERT_EQ(store_project_create(a, "pr_a", "A"), 0);
+    struct st_webhook w = {0};
+    unsigned char sec[4] = {1, 2, 3, 4};
+    snprintf(w.id, sizeof w.id, "we_1");
+    snprintf(w.project_id, sizeof w.project_id, "pr_a");
+    w.url = (char *)"https://hooks.example/x";
+    w.events = (char *)"[]";
+    w.secret_enc = sec;
+    w.secret_len = sizeof sec;
+    ASSERT_EQ(store_webhook_create(a, &w), 0);
+    ASSERT_EQ(store_webhook_create(b, &w), STORE_CONFLICT);
+    snprintf(w.id, sizeof w.id, "we_2");
+    w.events = (char *)"[\"account.active\"]";
+    ASSERT_EQ(store_webhook_create(b, &w), 0);
+    w.secret_enc = (unsigned char *)"new!";
+    w.prev_until = 77;
+    ASSERT_EQ(store_webhook_update(a, &w), 0);
+    struct st_webhook got = {0};
+    ASSERT_EQ(store_webhook_get(b, "pr_a", "we_2", &got), 0);
+    ASSERT_EQ(got.prev_until, 77);
+    ASSERT_EQ(got.prev_secret_len, 4);
+    ASSERT(memcmp(got.secret_enc, "new!", 4) == 0);
+    st_webhook_clear(&got);
+    for (unsigned i = 0; i < 100; i++) {
+        char id[STORE_ID];
+        snprintf(id, sizeof id, "ca_%u", i);
+        ASSERT_EQ(add_account(a, "pr_a", id, i, 0), 0);
+        ASSERT_EQ(store_account_activate(b, id, NULL, 0, NULL, 0), 0);
+    }
+    /* we_1 takes every event (200), we_2 only account.active (100) */
+    ASSERT_EQ(sql_num("SELECT count(*) FROM webhook_deliveries"), 300);
+    struct dclaimer c[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = (struct dclaimer){.s = i % 2 ? b : a};
+        snprintf(c[i].owner, sizeof c[i].owner, "node%d/d%d", i % 2, i);
+        ASSERT_EQ(pthread_create(&th[i], NULL, dclaim_main, &c[i]), 0);
+    }
+    int64_t *all = calloc(1600, sizeof *all);
+    int total = 0, errors = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        errors += c[i].errors;
+        memcpy(all + total, c[i].seqs, (size_t)c[i].n * sizeof *all);
+        total += c[i].n;
+    }
+    ASSERT_EQ(errors, 0);
+    ASSERT_EQ(total, 300);
+    qsort(all, (size_t)total, sizeof *all, cmp_i64);
+    int dups = 0;
+    for (int i = 1; i < total; i++)
+        dups += all[i] == all[i - 1];
+    free(all);
+    ASSERT_EQ(dups, 0);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM webhook_deliveries WHERE state = 'delivered'"), 300);
+    struct st_delivery *d = NULL;
+    size_t n = 0;
+    ASSERT_EQ(store_delivery_list(a, "pr_a", "we_2", 0, 1000, &d, &n), 0);
+    ASSERT_EQ(n, 100);
+    int64_t first = d[99].seq, again = 0;
+    ASSERT_STR(d[0].event.type, "account.active");
+    for (size_t i = 0; i < n; i++)
+        st_delivery_clear(&d[i]);
+    free(d);
+    ASSERT_EQ(store_delivery_replay(b, "pr_a", first, &again), 0);
+    ASSERT(again > first);
+    struct st_delivery one = {0};
+    ASSERT_EQ(store_delivery_get(a, "pr_a", again, &one), 0);
+    ASSERT_STR(one.state, "pending");
+    st_delivery_clear(&one);
+    ASSERT_EQ(store_delivery_replay(b, "pr_zz", first, &again), STORE_NOTFOUND);
+    ASSERT_EQ(store_webhook_delete(a, "pr_a", "we_1"), 0);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM webhook_deliveries"), 101);
+    store_close(b);
+    store_close(a);
+}
+
+/* Key rotation's pages and compare-and-set replacement. */
+TEST(pg_sealed_page_and_replace)
+{
+    reset();
+    struct store *s = open_store();
+    ASSERT_EQ(store_project_create(s, "pr_a", "A"), 0);
+    unsigned char old[3] = {9, 9, 9};
+    for (unsigned i = 0; i < 5; i++) {
+        char id[STORE_ID];
+        snprintf(id, sizeof id, "ca_%u", i);
+        ASSERT_EQ(add_account(s, "pr_a", id, i, 0), 0);
+        ASSERT_EQ(store_account_activate(s, id, old, sizeof old, NULL, 0), 0);
+    }
+    struct st_sealed *x = NULL;
+    size_t n = 0;
+    ASSERT_EQ(store_sealed_page(s, SEALED_ACCOUNT, NULL, 0, 3, &x, &n), 0);
+    ASSERT_EQ(n, 3);
+    ASSERT_STR(x[0].ref, "ca_0");
+    struct st_sealed *y = NULL;
+    size_t m = 0;
+    ASSERT_EQ(store_sealed_page(s, SEALED_ACCOUNT, x[2].key, x[2].key_len, 3, &y, &m), 0);
+    ASSERT_EQ(m, 2);
+    ASSERT_STR(y[1].ref, "ca_4");
+    unsigned char fresh[2] = {1, 1};
+    unsigned char *encs[3] = {fresh, fresh, fresh};
+    size_t lens[3] = {2, 2, 2};
+    ASSERT_EQ(store_account_activate(s, "ca_1", NULL, 0, NULL, 0), STORE_NOTFOUND);
+    size_t replaced = 0;
+    ASSERT_EQ(store_sealed_replace(s, SEALED_ACCOUNT, x, encs, lens, 3, &replaced), 0);
+    ASSERT_EQ(replaced, 3);
+    ASSERT_EQ(store_sealed_replace(s, SEALED_ACCOUNT, x, encs, lens, 3, &replaced), 0);
+    ASSERT_EQ(replaced, 0); /* no longer the values read */
+    for (size_t i = 0; i < n; i++)
+        st_sealed_clear(&x[i]);
+    for (size_t i = 0; i < m; i++)
+        st_sealed_clear(&y[i]);
+    free(x);
+    free(y);
+    ASSERT_EQ(store_sealed_page(s, SEALED_LINK, NULL, 0, 10, &x, &n), 0);
+    ASSERT_EQ(n, 0);
+    free(x);
+    store_close(s);
+}
+
 int
 main(int argc, char **argv)
 {

@@ -4,7 +4,7 @@
 //
 // Every process started here is killed and every temp dir removed when the test process exits,
 // even when a test throws; stop() does the same earlier and politely (SIGTERM, then SIGKILL).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -149,6 +149,18 @@ async function waitFor(what, fn, { timeoutMs = 10000, intervalMs = 50, proc } = 
 }
 
 /**
+ * A new empty database on the PostgreSQL cluster of TETHER_TEST_DATABASE_URL (the `pg` suite of
+ * tests/run.sh sets it); returns its URL. With that variable set, every startTether gets one of
+ * its own, so a suite runs against PostgreSQL unchanged.
+ */
+export function newDatabase(clusterUrl = process.env.TETHER_TEST_DATABASE_URL) {
+    if (!clusterUrl) throw new Error('newDatabase: TETHER_TEST_DATABASE_URL is not set');
+    return execFileSync(path.join(REPO_ROOT, 'scripts', 'pg.sh'), ['newdb', clusterUrl], {
+        encoding: 'utf8',
+    }).trim();
+}
+
+/**
  * Starts `tether serve` on a free port with a temp data dir.
  * opts: {port, catalogDir, linkTtl, env, args}
  * Returns {url, port, apiKey, dataDir, logs(), logBytes(), stop({keepData})}.
@@ -172,6 +184,9 @@ export async function startTether(opts = {}) {
         'TETHER_LINK_TTL',
     ]) {
         if (!(opts.env && k in opts.env)) delete env[k];
+    }
+    if (process.env.TETHER_TEST_DATABASE_URL && !(opts.env && 'TETHER_DATABASE_URL' in opts.env)) {
+        env.TETHER_DATABASE_URL = newDatabase();
     }
     const proc = spawnLogged(bin, args, { env, cwd: dataDir });
     const url = `http://127.0.0.1:${port}`;
@@ -198,6 +213,7 @@ export async function startTether(opts = {}) {
         port,
         apiKey,
         dataDir,
+        databaseUrl: env.TETHER_DATABASE_URL ?? null, // null: SQLite in dataDir
         logs: proc.logs,
         logBytes: proc.bytes,
         stop,
