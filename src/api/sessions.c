@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "catalog/catalog.h"
 #include "common/jsonv.h"
+#include "core/credentials.h"
 #include "core/links.h"
 #include "core/sessions.h"
 #include "core/toolkits.h"
@@ -67,7 +68,8 @@ api_session_delete(struct http_req *r)
     http_reply_json(r, 200, json_pack("{sssb}", "session_id", r->params[0], "deleted", 1));
 }
 
-static const char *const LINK_KEYS[] = {"toolkit", "callback_url", "alias", "experimental", NULL};
+static const char *const LINK_KEYS[] = {"toolkit",      "callback_url",         "alias",
+                                        "experimental", "connected_account_id", NULL};
 
 /* Multi-account sessions cap the user's ACTIVE accounts per toolkit; replies 400 at the cap. */
 static int
@@ -77,8 +79,8 @@ at_account_limit(struct http_req *r, const struct st_session *s, const json_t *c
     json_int_t max = json_integer_value(
         json_object_get(json_object_get(cfg, "multi_account"), "max_accounts_per_toolkit"));
     struct st_account_page active = {0};
-    if (max <= 0 || store_account_active_for_user(api_core(r)->store, api_project(r), s->user_id,
-                                                  &active) != 0)
+    if (max <= 0 ||
+        store_account_active_for_user(api_core(r)->store, api_project(r), s->user_id, &active) != 0)
         return 0;
     json_int_t n = 0;
     for (size_t i = 0; i < active.n; i++)
@@ -87,8 +89,9 @@ at_account_limit(struct http_req *r, const struct st_session *s, const json_t *c
     if (n < max)
         return 0;
     struct err e;
-    err_set(&e, ERR_BAD_REQUEST, "user already has %lld connected %s accounts (the session allows %lld)",
-            (long long)n, toolkit, (long long)max);
+    err_set(&e, ERR_BAD_REQUEST,
+            "user already has %lld connected %s accounts (the session allows %lld)", (long long)n,
+            toolkit, (long long)max);
     err_fix(&e, "disable or delete one, or raise multi_account.max_accounts_per_toolkit");
     return api_fail(r, &e) != 0;
 }
@@ -113,18 +116,55 @@ link_request_or_reply(struct http_req *r, const json_t *body, const struct st_se
         err_set(&e, ERR_BAD_REQUEST, "toolkit '%s' is not enabled in this session", toolkit);
         return api_fail(r, &e);
     }
-    if (session_pinned_account(cfg, toolkit) != NULL && !session_multi_account(cfg)) {
+    const char *reconnect = NULL;
+    if (jv_string(body, "connected_account_id", 0, 64, &reconnect, &e) != 0)
+        return api_fail(r, &e);
+    /* reconnecting an account in place is checked by reconnect_or_reply; pins stay */
+    if (reconnect == NULL && session_pinned_account(cfg, toolkit) != NULL &&
+        !session_multi_account(cfg)) {
         err_set(&e, ERR_BAD_REQUEST, "this session pins a connected account for '%s'", toolkit);
         err_fix(&e, "create a session without the pin, or update its connected_accounts");
         return api_fail(r, &e);
     }
-    if (session_multi_account(cfg) && at_account_limit(r, s, cfg, toolkit))
+    if (reconnect == NULL && session_multi_account(cfg) && at_account_limit(r, s, cfg, toolkit))
         return -1;
-    *rq = (struct link_request){.project_id = api_project(r), .session_id = s->id,
-                                .user_id = s->user_id, .toolkit = toolkit, .callback_url = cb,
+    *rq = (struct link_request){.project_id = api_project(r),
+                                .session_id = s->id,
+                                .user_id = s->user_id,
+                                .toolkit = toolkit,
+                                .callback_url = cb,
                                 .alias = alias,
                                 .auth_config_id = session_pinned_auth_config(cfg, toolkit)};
     return 0;
+}
+
+/* Reconnect in place: a fresh link for one of the session user's accounts of this toolkit; the
+ * account keeps its id, alias and pins. Replies either way. */
+static void
+reconnect_or_reply(struct http_req *r, const struct st_session *s, const char *toolkit,
+                   const char *account_id, const char *callback_url)
+{
+    struct st_account a = {0};
+    struct err e;
+    struct link_created out;
+    int rc = store_account_get(api_core(r)->store, api_project(r), account_id, &a);
+    if (rc != 0)
+        core_store_err(rc, &e, ERR_ACCOUNT_NOT_FOUND, "connected account", account_id);
+    else if (strcmp(a.user_id, s->user_id) != 0 || strcmp(a.toolkit, toolkit) != 0)
+        err_set(&e, ERR_VALIDATION, "connected account '%s' is not this user's %s account",
+                account_id, toolkit);
+    else if (credentials_reconnect(api_core(r), api_project(r), account_id, callback_url, &out,
+                                   &e) == 0)
+        rc = 1;
+    st_account_clear(&a);
+    if (rc != 1) {
+        api_fail(r, &e);
+        return;
+    }
+    http_reply_json(r, 201,
+                    json_pack("{ss ss ss so}", "connected_account_id", account_id, "redirect_url",
+                              out.redirect_url, "link_token", out.token, "expires_at",
+                              api_time(out.expires_at)));
 }
 
 void
@@ -139,7 +179,10 @@ api_session_link(struct http_req *r)
         api_fail(r, &e);
     else if (api_body_or_reply(r, &body) == 0 &&
              link_request_or_reply(r, body, &s, cfg = sessions_config(&s), &rq) == 0) {
-        if (links_create(api_core(r), &rq, &out, &e) != 0)
+        const char *reconnect = json_string_value(json_object_get(body, "connected_account_id"));
+        if (reconnect != NULL)
+            reconnect_or_reply(r, &s, rq.toolkit, reconnect, rq.callback_url);
+        else if (links_create(api_core(r), &rq, &out, &e) != 0)
             api_fail(r, &e);
         else
             http_reply_json(r, 201,
@@ -167,16 +210,16 @@ toolkit_item(struct core *c, const struct toolkit_row *row)
     json_t *acct = json_null();
     if (row->has_account) {
         const struct st_account *a = &row->account;
-        acct = json_pack("{ss ss so ss s{ss ss sb}}", "id", a->id, "status", a->status,
-                         "created_at", api_time(a->created_at), "user_id", a->user_id,
-                         "auth_config", "id", a->auth_config_id, "auth_scheme",
-                         row->auth_config.auth_scheme, "is_composio_managed",
-                         row->auth_config.is_managed);
+        acct =
+            json_pack("{ss ss so ss s{ss ss sb}}", "id", a->id, "status", a->status, "created_at",
+                      api_time(a->created_at), "user_id", a->user_id, "auth_config", "id",
+                      a->auth_config_id, "auth_scheme", row->auth_config.auth_scheme,
+                      "is_composio_managed", row->auth_config.is_managed);
     }
-    return json_pack("{ss ss sb sb s{ssss} so so}", "slug", t->slug, "name", t->name,
-                     "is_no_auth", t->no_auth, "enabled", 1, "meta", "logo", logo, "description",
-                     t->description ? t->description : "", "composio_managed_auth_schemes",
-                     schemes, "connected_account", acct);
+    return json_pack("{ss ss sb sb s{ssss} so so}", "slug", t->slug, "name", t->name, "is_no_auth",
+                     t->no_auth, "enabled", 1, "meta", "logo", logo, "description",
+                     t->description ? t->description : "", "composio_managed_auth_schemes", schemes,
+                     "connected_account", acct);
 }
 
 static json_t *
@@ -210,8 +253,8 @@ api_session_toolkits(struct http_req *r)
         api_fail(r, &e);
         return;
     }
-    struct toolkits_query q = {.only = only, .search = search, .connected = connected,
-                               .offset = offset, .limit = limit};
+    struct toolkits_query q = {
+        .only = only, .search = search, .connected = connected, .offset = offset, .limit = limit};
     struct toolkit_page page;
     if (toolkits_for_session(api_core(r), &s, &q, &page, &e) == 0)
         http_reply_json(r, 200, toolkit_page_json(api_core(r), &page, limit, offset));
