@@ -320,6 +320,22 @@ refreshable(struct core *c, const struct st_account *a)
 void
 api_account_refresh(struct http_req *r)
 {
+    /* The official SDK sends {} or {"validate_credentials": bool}; anything else is refused. */
+    static const char *const keys[] = {"validate_credentials", NULL};
+    struct err e;
+    int validate = 0;
+    if (r->body.len > 0 || r->body_too_large) {
+        json_t *body;
+        if (api_body_or_reply(r, &body) != 0)
+            return;
+        int rc = jv_only(body, keys, "the refresh request", &e) != 0 ||
+                 jv_bool(body, "validate_credentials", 0, &validate, &e) != 0;
+        json_decref(body);
+        if (rc) {
+            api_fail(r, &e);
+            return;
+        }
+    }
     struct st_account a = {0};
     if (load_or_reply(r, r->params[0], &a, NULL) != 0)
         return;

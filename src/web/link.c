@@ -39,8 +39,10 @@ fields_json(const struct catalog_scheme *s, int oauth)
     return arr;
 }
 
+/* The project as the page shows it: branding name, logo, support link and accent colour (a
+ * checked #rrggbb, else tether's own). */
 static json_t *
-project_json(struct core *c, const struct st_project *p, const char **accent)
+project_json(const struct st_project *p)
 {
     json_t *settings = p->settings ? json_loads(p->settings, 0, NULL) : NULL;
     json_t *brand = json_object_get(settings, "branding");
@@ -48,15 +50,10 @@ project_json(struct core *c, const struct st_project *p, const char **accent)
     const char *logo = json_string_value(json_object_get(brand, "logo_url"));
     const char *support = json_string_value(json_object_get(brand, "support_url"));
     const char *color = json_string_value(json_object_get(brand, "accent_color"));
-    *accent = "#3b5bdb";
-    static char accent_buf[16];
-    if (color && strlen(color) == 7 && color[0] == '#' &&
-        strspn(color + 1, "0123456789abcdefABCDEF") == 6) {
-        snprintf(accent_buf, sizeof accent_buf, "%s", color);
-        *accent = accent_buf;
-    }
-    json_t *o = json_pack("{ss ss* ss*}", "name", name ? name : p->name, "logo_url", logo,
-                          "support_url", support);
+    int color_ok = color && strlen(color) == 7 && color[0] == '#' &&
+                   strspn(color + 1, "0123456789abcdefABCDEF") == 6;
+    json_t *o = json_pack("{ss ss* ss* ss}", "name", name ? name : p->name, "logo_url", logo,
+                          "support_url", support, "accent", color_ok ? color : "#3b5bdb");
     json_decref(settings);
     return o;
 }
@@ -76,8 +73,8 @@ reply_form(struct http_req *r, const struct link_view *v, const char *token, con
     snprintf(logo, sizeof logo, "/logos/%s", v->toolkit->logo ? v->toolkit->logo : "");
     int oauth = v->scheme->type == CATALOG_OAUTH2;
     json_t *scopes = links_scopes(c, v);
-    const char *accent;
-    json_t *project = project_json(c, &v->project, &accent);
+    json_t *project = project_json(&v->project);
+    const char *accent = json_string_value(json_object_get(project, "accent"));
     json_t *ctx = json_pack("{so s{ss ss} sb so sb so ss ss ss* ss}", "project", project, "toolkit",
                             "name", v->toolkit->name, "logo_url", logo, "oauth", oauth, "scopes",
                             scopes, "has_scopes", json_array_size(scopes) > 0, "fields",

@@ -183,7 +183,9 @@ function dechunk(b) {
 }
 
 /** One request as bytes. target is sent as is (already encoded, or deliberately not). */
-function request(method, target, { body, contentType = 'application/json', headers = [], key = true, cookie = cookieFor(target) } = {}) {
+function request(method, target, opts = {}) {
+    const { body, contentType = 'application/json', headers = [], key = true } = opts;
+    const cookie = 'cookie' in opts ? opts.cookie : cookieFor(target);
     const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
     if (key) lines.push(`x-api-key: ${tether.apiKey}`);
     if (cookie) lines.push(`Cookie: ${cookie}`);
@@ -356,17 +358,21 @@ const BAD_VALUES = [
 ];
 
 // POST routes that take no body and ignore one (an action on the resource in the path)
-const BODYLESS = new Set(['api_account_refresh', 'api_webhook_rotate', 'api_webhook_replay']);
+const BODYLESS = new Set(['api_webhook_rotate', 'api_webhook_replay']);
 
 function bodyCases(route) {
     const target = fill(route);
     const isApi = route.api || route.auth === 'AUTH_KEY';
     const rpc = route.handler === 'mcp_post';
     // JSON-RPC takes any id and ignores unknown members: odd values there may be answered
-    const opts = BODYLESS.has(route.handler) ? { api: isApi, lenient: true } : { api: isApi && !rpc, rpc };
+    const opts = BODYLESS.has(route.handler)
+        ? { api: isApi, lenient: true }
+        : { api: isApi && !rpc, rpc };
     const fieldOpts = rpc ? { lenient: true } : opts;
     const cases = [];
     const label = `${route.method} ${route.pattern}`;
+    const send = (name, body, o, extra = {}) =>
+        cases.push([`${label} ${name}`, request(route.method, target, { body, ...extra }), o]);
     if (route.auth === 'AUTH_PAGE') {
         // form pages: garbage forms, a missing or wrong CSRF token, oversized, wrong type
         const forms = [
@@ -378,23 +384,21 @@ function bodyCases(route) {
             ['many fields', Array.from({ length: 500 }, (_, i) => `f${i}=1`).join('&')],
             ['too large', `csrf=${'x'.repeat(300 * 1024)}`],
         ];
-        for (const [n, b] of forms)
-            cases.push([`${label} form ${n}`, request(route.method, target, { body: b, contentType: 'application/x-www-form-urlencoded', key: false }), {}]);
-        cases.push([`${label} json body`, request(route.method, target, { body: '{"a":1}', key: false }), {}]);
+        for (const [n, b] of forms) send(`form ${n}`, b, {}, { contentType: FORM, key: false });
+        send('json body', '{"a":1}', {}, { key: false });
         return cases;
     }
-    for (const [n, b] of badBodies()) cases.push([`${label} body ${n}`, request(route.method, target, { body: b }), opts]);
+    for (const [n, b] of badBodies()) send(`body ${n}`, b, opts);
     const base = validBody(route);
-    cases.push([`${label} unknown field`, request(route.method, target, { body: JSON.stringify({ ...base, zz_unknown: 1 }) }), fieldOpts]);
+    send('unknown field', JSON.stringify({ ...base, zz_unknown: 1 }), fieldOpts);
     for (const field of Object.keys(base)) {
-        for (const [n, v] of BAD_VALUES) {
-            const b = JSON.stringify({ ...base, [field]: v });
-            cases.push([`${label} ${field}=${n}`, request(route.method, target, { body: b }), fieldOpts]);
-        }
+        for (const [n, v] of BAD_VALUES) send(`${field}=${n}`, JSON.stringify({ ...base, [field]: v }), fieldOpts);
     }
-    cases.push([`${label} text/plain`, request(route.method, target, { body: JSON.stringify(base), contentType: 'text/plain' }), opts]);
+    send('text/plain', JSON.stringify(base), opts, { contentType: 'text/plain' });
     return cases;
 }
+
+const FORM = 'application/x-www-form-urlencoded';
 
 function allCases(routes) {
     const cases = [];
@@ -404,37 +408,38 @@ function allCases(routes) {
         const rpc = route.handler === 'mcp_post';
         const hasBody = route.method === 'POST' || route.method === 'PATCH';
         const body = hasBody ? JSON.stringify(validBody(route)) : undefined;
+        const add = (name, target, o, extra = {}) =>
+            cases.push([`${label} ${name}`, request(extra.method ?? route.method, target, { body, ...extra }), o]);
         // every parameter, each bad value (the body is a valid one, so the path is what fails)
         for (let p = 0; p < nparams(route); p++) {
-            for (const [n, v] of BAD_PARAMS) {
-                cases.push([`${label} param ${p} ${n}`, request(route.method, fill(route, p, v), { body }), { api: isApi || v === '%ff%fe' }]);
-            }
+            for (const [n, v] of BAD_PARAMS) add(`param ${p} ${n}`, fill(route, p, v), { api: isApi || v === '%ff%fe' });
         }
-        for (const [n, q] of BAD_QUERIES)
-            cases.push([`${label} query ${n}`, request(route.method, `${fill(route)}?${q}`, { body }), { api: true }]);
+        for (const [n, q] of BAD_QUERIES) add(`query ${n}`, `${fill(route)}?${q}`, { api: true });
         if (route.method === 'GET') {
-            for (const q of ODD_QUERIES)
-                cases.push([`${label} odd query ${q.slice(0, 40)}`, request('GET', `${fill(route)}?${q}`), { api: isApi, lenient: true }]);
+            for (const q of ODD_QUERIES) add(`odd query ${q.slice(0, 40)}`, `${fill(route)}?${q}`, { api: isApi, lenient: true });
         }
         if (isApi) {
-            cases.push([`${label} no key`, request(route.method, fill(route), { body, key: false }), { api: true, rpc }]);
-            cases.push([`${label} wrong key`, request(route.method, fill(route), { body, key: false, headers: ['x-api-key: tk_live_wrong'] }), { api: true }]);
-            cases.push([`${label} bad utf-8 key`, request(route.method, fill(route), { body, key: false, headers: ['x-api-key: \xff\xfe\xc0\xaf'] }), { api: true }]);
-            cases.push([`${label} long key`, request(route.method, fill(route), { body, key: false, headers: [`x-api-key: ${'k'.repeat(3000)}`] }), { api: true }]);
+            const keyed = (name, header, o = { api: true }) =>
+                add(name, fill(route), o, { key: false, headers: header ? [header] : [] });
+            keyed('no key', null, { api: true, rpc });
+            keyed('wrong key', 'x-api-key: tk_live_wrong');
+            keyed('bad utf-8 key', 'x-api-key: \xff\xfe\xc0\xaf');
+            keyed('long key', `x-api-key: ${'k'.repeat(3000)}`);
         }
         if (route.path.startsWith('/dashboard') && !route.path.startsWith('/dashboard/sign')) {
             // signed out, any parameter: the sign-in page (or a refusal), never an error
             const p = nparams(route) ? fill(route, 0, '%2e%2e') : fill(route);
-            cases.push([`${label} signed out`, request(route.method, p, { body: hasBody ? 'csrf=x' : undefined, contentType: 'application/x-www-form-urlencoded', key: false, cookie: null }), { redirect: '/dashboard/signin' }]);
+            add('signed out', p, { redirect: '/dashboard/signin' },
+                { body: hasBody ? 'csrf=x' : undefined, contentType: FORM, key: false, cookie: null });
         }
         if (hasBody) cases.push(...bodyCases(route));
         // another method on the path: 405 (or 404) with the error shape
         const other = route.method === 'DELETE' ? 'PUT' : 'DELETE';
         if (!routes.some((r) => r.pattern === route.pattern && r.method === other))
-            cases.push([`${label} as ${other}`, request(other, fill(route)), { api: true }]);
+            add(`as ${other}`, fill(route), { api: true }, { method: other, body: undefined });
         if (route.api) {
             const v3 = fill(route).replace('/api/v3.1/', '/api/v3/');
-            cases.push([`${label} v3 bad utf-8`, request(route.method, `${v3}?x=%ff`, { body }), { api: true }]);
+            add('v3 bad utf-8', `${v3}?x=%ff`, { api: true });
         }
     }
     return cases;
@@ -444,38 +449,48 @@ function allCases(routes) {
 function protocolCases() {
     const key = `x-api-key: ${tether.apiKey}`;
     const acc = '/api/v3.1/connected_accounts';
-    const raw = (s) => Buffer.from(s, 'latin1');
+    const link = `${acc}/link`;
+    const bytes = (s) => Buffer.from(s, 'latin1');
+    // a request line, header lines (Connection: close added) and a body, exactly as given
+    const raw = (line, headers = [], body = '') =>
+        bytes(`${line}\r\n${[...headers, 'Connection: close'].map((h) => `${h}\r\n`).join('')}\r\n${body}`);
+    const post = (headers, body) => raw(`POST ${link} HTTP/1.1`, ['Host: x', key, ...headers], body);
+    const chunks = Array.from({ length: 80 }, () => `1000\r\n${'a'.repeat(4096)}\r\n`).join('');
+    const pads = Array.from({ length: 40 }, (_, i) => `x-pad-${i}: ${'p'.repeat(500)}`);
+    const cookie = `Cookie: ;;;=;=\xff\xfe; a=b=c; ${'c'.repeat(3000)}`;
+    const JSON_CT = 'Content-Type: application/json';
+    const big = 'a'.repeat(400000);
     // [name, bytes, opts]; lenient: MHD may accept an odd but legal form
     return [
         ['unknown method', request('FOO', acc), { api: true }],
         ['lower-case method', request('get', acc), { api: true }],
-        ['no leading slash', raw(`GET connected_accounts HTTP/1.1\r\nHost: x\r\n${key}\r\nConnection: close\r\n\r\n`), {}],
-        ['asterisk target', raw(`GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), {}],
-        ['absolute-form target', raw(`GET http://127.0.0.1${acc}?x=%ff HTTP/1.1\r\nHost: x\r\n${key}\r\nConnection: close\r\n\r\n`), {}],
-        ['missing Host on 1.1', raw(`GET ${acc} HTTP/1.1\r\n${key}\r\nConnection: close\r\n\r\n`), { lenient: true }],
-        ['header without colon', raw(`GET ${acc} HTTP/1.1\r\nHost: x\r\n${key}\r\nnonsense\r\nConnection: close\r\n\r\n`), { lenient: true }],
-        ['space before colon', raw(`GET ${acc} HTTP/1.1\r\nHost: x\r\nx-api-key : ${tether.apiKey}\r\nConnection: close\r\n\r\n`), { lenient: true }],
-        ['obs-fold', raw(`GET ${acc} HTTP/1.1\r\nHost: x\r\nx-api-key: a\r\n b\r\nConnection: close\r\n\r\n`), {}],
-        ['nul in header', raw(`GET ${acc} HTTP/1.1\r\nHost: x\r\nx-api-key: a\0b\r\nConnection: close\r\n\r\n`), {}],
-        ['bad content-length', raw(`POST ${acc}/link HTTP/1.1\r\nHost: x\r\n${key}\r\nContent-Length: abc\r\nConnection: close\r\n\r\n{}`), {}],
-        ['negative content-length', raw(`POST ${acc}/link HTTP/1.1\r\nHost: x\r\n${key}\r\nContent-Length: -1\r\nConnection: close\r\n\r\n{}`), {}],
-        ['two content-lengths', raw(`POST ${acc}/link HTTP/1.1\r\nHost: x\r\n${key}\r\nContent-Length: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{}`), {}],
-        ['bad chunk size', raw(`POST ${acc}/link HTTP/1.1\r\nHost: x\r\n${key}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`), {}],
-        ['chunked and length', raw(`POST ${acc}/link HTTP/1.1\r\nHost: x\r\n${key}\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n`), {}],
-        ['huge chunk', raw(`POST ${acc}/link HTTP/1.1\r\nHost: x\r\n${key}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nfffffffffffffffff\r\n{}\r\n0\r\n\r\n`), {}],
-        ['unknown transfer-encoding', raw(`POST ${acc}/link HTTP/1.1\r\nHost: x\r\n${key}\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n{}`), {}],
-        ['chunked over the cap', Buffer.concat([raw(`POST ${acc}/link HTTP/1.1\r\nHost: x\r\n${key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`), ...Array.from({ length: 80 }, () => raw(`1000\r\n${'a'.repeat(4096)}\r\n`)), raw('0\r\n\r\n')]), { api: true }],
+        ['no leading slash', raw('GET connected_accounts HTTP/1.1', ['Host: x', key]), {}],
+        ['asterisk target', raw('GET * HTTP/1.1', ['Host: x']), {}],
+        ['absolute-form target', raw(`GET http://127.0.0.1${acc}?x=%ff HTTP/1.1`, ['Host: x', key]), {}],
+        ['missing Host on 1.1', raw(`GET ${acc} HTTP/1.1`, [key]), { lenient: true }],
+        ['header without colon', raw(`GET ${acc} HTTP/1.1`, ['Host: x', key, 'nonsense']), { lenient: true }],
+        ['space before colon', raw(`GET ${acc} HTTP/1.1`, ['Host: x', `x-api-key : ${tether.apiKey}`]), { lenient: true }],
+        ['obs-fold', raw(`GET ${acc} HTTP/1.1`, ['Host: x', 'x-api-key: a', ' b']), {}],
+        ['nul in header', raw(`GET ${acc} HTTP/1.1`, ['Host: x', 'x-api-key: a\0b']), {}],
+        ['bad content-length', post(['Content-Length: abc'], '{}'), {}],
+        ['negative content-length', post(['Content-Length: -1'], '{}'), {}],
+        ['two content-lengths', post(['Content-Length: 2', 'Content-Length: 3'], '{}'), {}],
+        ['bad chunk size', post(['Transfer-Encoding: chunked'], 'zz\r\n{}\r\n0\r\n\r\n'), {}],
+        ['chunked and length', post(['Transfer-Encoding: chunked', 'Content-Length: 4'], '2\r\n{}\r\n0\r\n\r\n'), {}],
+        ['huge chunk', post(['Transfer-Encoding: chunked'], 'fffffffffffffffff\r\n{}\r\n0\r\n\r\n'), {}],
+        ['unknown transfer-encoding', post(['Transfer-Encoding: gzip'], '{}'), {}],
+        ['chunked over the cap', post([JSON_CT, 'Transfer-Encoding: chunked'], `${chunks}0\r\n\r\n`), { api: true }],
+        ['expect 100 over the cap', post([JSON_CT, 'Expect: 100-continue', 'Content-Length: 400000'], big), { api: true }],
         ['url over 2 KiB', request('GET', `${acc}/${'a'.repeat(2100)}`), { api: true }],
         ['url over 16 KiB', request('GET', `${acc}/${'a'.repeat(17000)}`), {}],
-        ['headers over 16 KiB', request('GET', acc, { headers: Array.from({ length: 40 }, (_, i) => `x-pad-${i}: ${'p'.repeat(500)}`) }), {}],
+        ['headers over 16 KiB', request('GET', acc, { headers: pads }), {}],
         ['one header over 16 KiB', request('GET', acc, { headers: [`x-big: ${'b'.repeat(20000)}`] }), {}],
-        ['cookie garbage', request('GET', `/link/${fx.linkToken}`, { key: false, headers: ['Cookie: ;;;=;=\xff\xfe; a=b=c; ' + 'c'.repeat(3000)] }), { lenient: true }],
-        ['HTTP/1.0 unknown route', raw(`GET /nothing HTTP/1.0\r\n\r\n`), { api: true }],
-        ['version 1.7', raw(`GET ${acc} HTTP/1.7\r\nHost: x\r\nConnection: close\r\n\r\n`), { lenient: true }],
-        ['version garbage', raw(`GET ${acc} HTTQ/x\r\nHost: x\r\nConnection: close\r\n\r\n`), {}],
-        ['bare LF lines', raw(`GET /nope HTTP/1.1\nHost: x\nConnection: close\n\n`), { lenient: true }],
-        ['expect 100 over the cap', raw(`POST ${acc}/link HTTP/1.1\r\nHost: x\r\n${key}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 400000\r\nConnection: close\r\n\r\n${'a'.repeat(400000)}`), { api: true }],
-        ['content-type garbage', request('POST', `${acc}/link`, { body: '{}', contentType: '\xff\xfe;;;charset' }), { api: true }],
+        ['cookie garbage', request('GET', `/link/${fx.linkToken}`, { key: false, headers: [cookie] }), { lenient: true }],
+        ['HTTP/1.0 unknown route', bytes('GET /nothing HTTP/1.0\r\n\r\n'), { api: true }],
+        ['version 1.7', raw(`GET ${acc} HTTP/1.7`, ['Host: x']), { lenient: true }],
+        ['version garbage', raw(`GET ${acc} HTTQ/x`, ['Host: x']), {}],
+        ['bare LF lines', bytes('GET /nope HTTP/1.1\nHost: x\nConnection: close\n\n'), { lenient: true }],
+        ['content-type garbage', request('POST', link, { body: '{}', contentType: '\xff\xfe;;;charset' }), { api: true }],
     ];
 }
 
