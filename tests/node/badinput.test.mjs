@@ -359,6 +359,8 @@ const BAD_VALUES = [
 
 // POST routes that take no body and ignore one (an action on the resource in the path)
 const BODYLESS = new Set(['api_webhook_rotate', 'api_webhook_replay']);
+// POST routes whose body is optional: no body at all is a valid request, any other bad body is not
+const OPTIONAL_BODY = new Set(['api_account_refresh']);
 
 function bodyCases(route) {
     const target = fill(route);
@@ -388,7 +390,9 @@ function bodyCases(route) {
         send('json body', '{"a":1}', {}, { key: false });
         return cases;
     }
-    for (const [n, b] of badBodies()) send(`body ${n}`, b, opts);
+    for (const [n, b] of badBodies()) {
+        if (!(n === 'empty' && OPTIONAL_BODY.has(route.handler))) send(`body ${n}`, b, opts);
+    }
     const base = validBody(route);
     send('unknown field', JSON.stringify({ ...base, zz_unknown: 1 }), fieldOpts);
     for (const field of Object.keys(base)) {
