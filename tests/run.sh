@@ -7,7 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-export TETHER_BIN=$PWD/$BUILD/tether
+case $BUILD in /*) BUILD_ABS=$BUILD ;; *) BUILD_ABS=$PWD/$BUILD ;; esac
+export TETHER_BIN=$BUILD_ABS/tether
 export ARTIFACTS_DIR=${ARTIFACTS_DIR:-$PWD/$BUILD/artifacts}
 mkdir -p "$ARTIFACTS_DIR"
 suites=("$@"); [ ${#suites[@]} -eq 0 ] && suites=(unit fuzz integration node pg)

@@ -171,31 +171,6 @@ credentials_get(struct core *c, const char *project_id, const char *account_id, 
 
 /* ---- reconnect ------------------------------------------------------------------------------- */
 
-static int
-callback_allowed(struct core *c, const char *project_id, const char *url, struct err *e)
-{
-    char why[160];
-    if (url_check_callback(url, why, sizeof why) != 0)
-        return err_set(e, ERR_VALIDATION, "'callback_url': %s", why);
-    struct st_project p = {0};
-    if (store_project_get(c->store, project_id, &p) != 0)
-        return err_set(e, ERR_INTERNAL, "cannot read the project settings");
-    json_t *settings = p.settings ? json_loads(p.settings, 0, NULL) : NULL;
-    st_project_clear(&p);
-    json_t *allowed = json_object_get(settings, "callback_origins");
-    int ok = json_array_size(allowed) == 0;
-    char *origin = ok ? NULL : url_origin(url);
-    size_t i;
-    json_t *v;
-    json_array_foreach(allowed, i, v) if (origin && json_is_string(v) &&
-                                          strcmp(json_string_value(v), origin) == 0) ok = 1;
-    free(origin);
-    json_decref(settings);
-    if (!ok)
-        return err_set(e, ERR_VALIDATION,
-                       "'callback_url' is not on this project's list of origins");
-    return 0;
-}
 
 int
 credentials_reconnect(struct core *c, const char *project_id, const char *account_id,
@@ -211,7 +186,7 @@ credentials_reconnect(struct core *c, const char *project_id, const char *accoun
     if (t == NULL || t->no_auth)
         return err_set(e, ERR_BAD_REQUEST, "connected account '%s' cannot be reconnected",
                        account_id);
-    if (callback_url && callback_allowed(c, project_id, callback_url, e) != 0)
+    if (callback_url && links_check_callback(c, project_id, callback_url, e) != 0)
         return -1;
     int64_t now = time_now_ms();
     struct st_link l = {.callback_url = (char *)callback_url, .created_at = now,

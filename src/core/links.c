@@ -54,8 +54,8 @@ is_pending(const char *status)
 
 /* ---- creation --------------------------------------------------------------------------------- */
 
-static int
-check_callback(struct core *c, const char *project_id, const char *url, struct err *e)
+int
+links_check_callback(struct core *c, const char *project_id, const char *url, struct err *e)
 {
     char why[160];
     if (url_check_callback(url, why, sizeof why) != 0)
@@ -70,7 +70,8 @@ check_callback(struct core *c, const char *project_id, const char *url, struct e
     char *origin = ok ? NULL : url_origin(url);
     size_t i;
     json_t *v;
-    json_array_foreach(allowed, i, v) if (origin && strcmp(json_string_value(v), origin) == 0) ok = 1;
+    json_array_foreach(allowed, i, v) if (origin && json_is_string(v) &&
+                                          strcmp(json_string_value(v), origin) == 0) ok = 1;
     free(origin);
     json_decref(settings);
     if (!ok) {
@@ -110,7 +111,7 @@ links_create(struct core *c, const struct link_request *rq, struct link_created 
         return err_set(e, ERR_TOOLKIT_NOT_FOUND, "unknown toolkit '%.64s'", rq->toolkit);
     if (t->no_auth)
         return err_set(e, ERR_NO_AUTH_TOOLKIT, "toolkit '%s' needs no connection", t->slug);
-    if (rq->callback_url && check_callback(c, rq->project_id, rq->callback_url, e) != 0)
+    if (rq->callback_url && links_check_callback(c, rq->project_id, rq->callback_url, e) != 0)
         return -1;
     if (rq->alias && check_alias(c, rq, e) != 0)
         return -1;

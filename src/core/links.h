@@ -36,6 +36,9 @@ struct link_created {
 
 int links_create(struct core *c, const struct link_request *rq, struct link_created *out,
                  struct err *e);
+/* An app's callback URL: http(s), no userinfo, and on the project's callback_origins when it has
+ * any. 0, or -1 with ERR_VALIDATION saying why. */
+int links_check_callback(struct core *c, const char *project_id, const char *url, struct err *e);
 
 enum link_state { LINK_OPEN, LINK_EXPIRED, LINK_USED, LINK_UNKNOWN };
 

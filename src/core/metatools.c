@@ -855,7 +855,25 @@ take_tool_result(struct tool_exec *x)
     json_decref(r);
 }
 
-/* 0 finished, 1 in flight (x->req waits for park). */
+/* A refresh the run waited for has settled (any thread): the face's wake, set by the park. */
+static void
+tool_woke(void *arg)
+{
+    struct tool_exec *x = arg;
+    x->wake(x->wake_arg);
+}
+
+/* Finishes with a failure to start or go on. */
+static void
+finish_err(struct tool_exec *x, const struct err *e)
+{
+    if (e->fix[0])
+        finishf(x, NULL, "%.255s; %.191s", e->message, e->fix);
+    else
+        finish(x, NULL, e->message);
+}
+
+/* 0 finished, 1 in flight (x->req, or a refresh the run waits for, waits for park). */
 static int
 run_tool(struct tool_exec *x)
 {
@@ -864,20 +882,35 @@ run_tool(struct tool_exec *x)
                            .user_id = x->s.user_id,
                            .account = x->account_sel,
                            .tool_slug = x->slug,
-                           .arguments = x->args};
+                           .arguments = x->args,
+                           .wake = tool_woke,
+                           .wake_arg = x};
     struct err e;
     if (tools_begin(x->c, &in, &x->run, &x->req, &e) != 0) {
-        if (e.fix[0])
-            finishf(x, NULL, "%.255s; %.191s", e.message, e.fix);
-        else
-            finish(x, NULL, e.message);
+        finish_err(x, &e);
         return 0;
     }
-    if (x->req == NULL) {
+    if (x->req == NULL && !tools_run_waiting(x->run)) {
         take_tool_result(x);
         return 0;
     }
     return 1;
+}
+
+/* After a wake: the next request (after a refresh, or the one retry after a 401), another wait,
+ * or the result. 0 finished, 1 in flight. */
+static int
+tool_step(struct tool_exec *x)
+{
+    struct err e;
+    if (tools_continue(x->c, x->run, &x->req, &e) != 0) {
+        finish_err(x, &e);
+        return 0;
+    }
+    if (x->req != NULL || tools_run_waiting(x->run))
+        return 1;
+    take_tool_result(x);
+    return 0;
 }
 
 static void
@@ -895,6 +928,10 @@ park_tool(struct tool_exec *x, void (*wake)(void *), void *arg)
     x->req = NULL;
     x->wake = wake;
     x->wake_arg = arg;
+    if (req == NULL) { /* waiting for a refresh */
+        tools_parked(x->run);
+        return 0;
+    }
     if (outbound_submit(req, tool_done, x) != 0) {
         tools_fail(x->run, "the server is too busy to make the call now");
         return -1;
@@ -972,9 +1009,10 @@ metatools_exec_start(struct core *c, const struct exec_call *call, struct tool_e
 int
 metatools_exec_park(struct tool_exec *x, void (*wake)(void *arg), void *arg)
 {
-    int rc = x->kind == EX_WAIT                     ? park_wait(x, wake, arg)
-             : x->kind == EX_TOOL && x->req != NULL ? park_tool(x, wake, arg)
-                                                    : -1;
+    int in_flight = x->req != NULL || (x->run != NULL && tools_run_waiting(x->run));
+    int rc = x->kind == EX_WAIT                ? park_wait(x, wake, arg)
+             : x->kind == EX_TOOL && in_flight ? park_tool(x, wake, arg)
+                                               : -1;
     if (rc != 0)
         x->cannot_park = 1;
     return rc;
@@ -986,7 +1024,7 @@ metatools_exec_step(struct tool_exec *x)
     if (x->kind == EX_WAIT)
         return wait_check(x);
     if (x->kind == EX_TOOL && x->run != NULL && x->data == NULL)
-        take_tool_result(x);
+        return tool_step(x);
     if (x->data == NULL)
         finish(x, NULL, "the execution was interrupted");
     return 0;

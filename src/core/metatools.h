@@ -8,7 +8,8 @@
  * The wire formats belong to the faces (api/session_tools.c for REST, mcp/ for MCP).
  *
  * Nothing here blocks. An execution that has to wait -- COMPOSIO_WAIT_FOR_CONNECTIONS until its
- * toolkits settle, a toolkit tool until its HTTP call returns -- reports "in flight"; the face
+ * toolkits settle, a toolkit tool until its account's token is refreshed and its HTTP call
+ * returns (and once more after a 401: core/tools.h) -- reports "in flight"; the face
  * parks its request (http_suspend), calls metatools_exec_park with a wake function, and when that
  * runs (once, on any thread) resumes and calls metatools_exec_step. */
 #ifndef TETHER_CORE_METATOOLS_H

@@ -23,13 +23,35 @@
 
 enum run_kind { RUN_TOOL, RUN_PROXY };
 
+/* Where a refresh and a parked request meet: the caller's wake runs once both the refresh has
+ * settled and the caller has parked, so it never resumes a request that is not suspended yet.
+ * Freed by the second to arrive. */
+struct wake_gate {
+    cred_wake_fn wake; /* NULL once the run is gone */
+    void *arg;
+    int arrivals;
+};
+
 struct tool_run {
     enum run_kind kind;
     char account_id[STORE_ID];
     char toolkit[STORE_ID];
+    char project_id[STORE_ID];
     char log_id[STORE_ID];
     int decided; /* the outcome is known without a response */
     char error[512];
+    /* rebuilding the request after a refresh: the inputs, copied ({"tool","arguments"} or
+     * {"toolkit","endpoint","method","parameters","body"}), and how to read the credentials */
+    json_t *input;
+    cred_wake_fn wake; /* NULL: never wait, never retry */
+    void *wake_arg;
+    int waiting;             /* for a refresh; tools_continue goes on */
+    struct wake_gate *gate;  /* while waiting and not yet parked */
+    int attempt;             /* of the next credentials_get */
+    int64_t rejected;        /* rejected_expires_at of the next credentials_get */
+    int64_t used_expires_at; /* expiry of the token the request carries */
+    int oauth;               /* it carries an OAuth2 token: a 401 is worth a refresh */
+    int retried;
     json_t *headers; /* response headers as an object, NULL before the response */
     /* the outbound result, copied */
     int have_res;
@@ -271,7 +293,8 @@ secrets_free(json_t *s)
 /* ---- runs ------------------------------------------------------------------------------------ */
 
 static struct tool_run *
-run_new(enum run_kind kind, const char *toolkit, const char *account_id)
+run_new(enum run_kind kind, const char *toolkit, const char *account_id, const char *project_id,
+        cred_wake_fn wake, void *wake_arg)
 {
     struct tool_run *run = calloc(1, sizeof *run);
     if (run == NULL)
@@ -279,16 +302,47 @@ run_new(enum run_kind kind, const char *toolkit, const char *account_id)
     run->kind = kind;
     snprintf(run->toolkit, sizeof run->toolkit, "%s", toolkit);
     snprintf(run->account_id, sizeof run->account_id, "%s", account_id ? account_id : "");
+    snprintf(run->project_id, sizeof run->project_id, "%s", project_id ? project_id : "");
     ids_new(run->log_id, sizeof run->log_id, "log_");
+    run->wake = wake;
+    run->wake_arg = wake_arg;
     return run;
 }
 
-/* The resolved toolkit context of a call: account, scheme, expanded base URL, secrets. */
+static void
+gate_arrive(void *arg)
+{
+    struct wake_gate *g = arg;
+    if (__atomic_add_fetch(&g->arrivals, 1, __ATOMIC_ACQ_REL) < 2)
+        return;
+    if (g->wake != NULL)
+        g->wake(g->arg);
+    free(g);
+}
+
+/* Drops what the last answer left, before the request is sent again. */
+static void
+run_forget_answer(struct tool_run *run)
+{
+    json_decref(run->headers);
+    run->headers = NULL;
+    if (run->body != NULL) {
+        sodium_memzero(run->body, run->body_len);
+        free(run->body);
+    }
+    run->body = NULL;
+    run->body_len = 0;
+    run->have_res = 0;
+    run->status = 0;
+    run->timed_out = 0;
+    run->content_type[0] = '\0';
+    run->transport[0] = '\0';
+}
+
+/* The resolved toolkit context of a call: scheme, expanded base URL, secrets. */
 struct call_ctx {
     const struct catalog_toolkit *t;
     const struct catalog_scheme *scheme;
-    struct st_account account;
-    int has_account;
     json_t *fields;  /* public connection fields */
     json_t *secrets; /* wiped by ctx_clear */
     char *base;      /* base URL without a trailing '/' */
@@ -297,7 +351,6 @@ struct call_ctx {
 static void
 ctx_clear(struct call_ctx *x)
 {
-    st_account_clear(&x->account);
     json_decref(x->fields);
     if (x->secrets)
         secrets_free(x->secrets);
@@ -305,9 +358,54 @@ ctx_clear(struct call_ctx *x)
     memset(x, 0, sizeof *x);
 }
 
+/* The account of a toolkit that needs one (*out zeroed for a no-auth toolkit), as
+ * tools_pick_account. */
 static int
-ctx_load(struct core *c, const char *project_id, const struct st_session *session,
-         const char *user_id, const char *selector, struct call_ctx *x, struct err *e)
+pick(struct core *c, const char *project_id, const struct st_session *session, const char *user_id,
+     const struct catalog_toolkit *t, const char *selector, struct st_account *out, struct err *e)
+{
+    memset(out, 0, sizeof *out);
+    if (t->no_auth)
+        return 0;
+    return tools_pick_account(c, project_id, session, user_id, t, selector, out, e);
+}
+
+/* The run's account's credentials into x. With a wake, a token that needs a refresh first makes
+ * the run wait (CRED_WAIT, the gate armed); see credentials_get. */
+static int
+run_credentials(struct core *c, struct tool_run *run, struct call_ctx *x, struct err *e)
+{
+    struct wake_gate *g = run->wake ? calloc(1, sizeof *g) : NULL;
+    if (g != NULL) {
+        g->wake = run->wake;
+        g->arg = run->wake_arg;
+    }
+    struct cred_use use = {0};
+    int rc = credentials_get(c, run->project_id, run->account_id, run->attempt, run->rejected,
+                             &use, g ? gate_arrive : NULL, g, e);
+    if (rc == CRED_WAIT) {
+        run->gate = g;
+        run->waiting = 1;
+        return CRED_WAIT;
+    }
+    free(g);
+    if (rc != CRED_READY)
+        return CRED_ERROR;
+    x->scheme = use.scheme;
+    x->secrets = json_deep_copy(use.secrets);
+    x->fields = account_fields(&use.account);
+    run->used_expires_at = use.expires_at;
+    run->oauth = use.scheme != NULL && use.scheme->type == CATALOG_OAUTH2;
+    credentials_clear(&use);
+    if (x->secrets == NULL)
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    return CRED_READY;
+}
+
+/* Everything the run's request needs from its toolkit and account: CRED_READY, CRED_WAIT (the
+ * run waits for a refresh) or CRED_ERROR with e. */
+static int
+ctx_open(struct core *c, struct tool_run *run, struct call_ctx *x, struct err *e)
 {
     const struct catalog_toolkit *t = x->t;
     if (t->no_auth) {
@@ -315,19 +413,9 @@ ctx_load(struct core *c, const char *project_id, const struct st_session *sessio
         x->fields = json_object();
         x->secrets = json_object();
     } else {
-        if (tools_pick_account(c, project_id, session, user_id, t, selector, &x->account, e) != 0)
-            return -1;
-        x->has_account = 1;
-        /* a token near its expiry gets a refresh started; this call uses the current one */
-        struct cred_use use = {0};
-        if (credentials_get(c, project_id, x->account.id, 0, 0, &use, NULL, NULL, e) != CRED_READY)
-            return -1;
-        x->scheme = use.scheme;
-        x->secrets = json_deep_copy(use.secrets);
-        credentials_clear(&use);
-        x->fields = account_fields(&x->account);
-        if (x->secrets == NULL)
-            return err_set(e, ERR_INTERNAL, "out of memory");
+        int rc = run_credentials(c, run, x, e);
+        if (rc != CRED_READY)
+            return rc;
     }
     x->base = catalog_expand(t->base_url, x->fields);
     if (x->base == NULL)
@@ -336,7 +424,7 @@ ctx_load(struct core *c, const char *project_id, const struct st_session *sessio
     size_t n = strlen(x->base);
     while (n > 0 && x->base[n - 1] == '/')
         x->base[--n] = '\0';
-    return 0;
+    return CRED_READY;
 }
 
 /* Puts the credential and the toolkit's headers on r. */
@@ -580,62 +668,107 @@ tool_request(const struct call_ctx *x, const json_t *tool, const json_t *args, c
     return r;
 }
 
+/* The tool request of run from its input and x, credentials and all. 0 and *req, 0 with the run
+ * decided (arguments that make no request), or -1 with e. */
+static int
+tool_build(const struct call_ctx *x, struct tool_run *run, struct outbound_req **req,
+           struct err *e)
+{
+    const json_t *tool = catalog_tool(json_string_value(json_object_get(run->input, "tool")), NULL);
+    const json_t *args = json_object_get(run->input, "arguments");
+    char why[300] = "";
+    struct outbound_req *o = tool ? tool_request(x, tool, args, why, sizeof why) : NULL;
+    if (o == NULL) {
+        tools_fail(run, why[0] ? why : "the tool is no longer in the catalogue");
+        return 0;
+    }
+    if (ctx_inject(x, o, e) != 0) {
+        outbound_req_free(o);
+        return -1;
+    }
+    outbound_req_header(o, "Accept: application/json");
+    *req = o;
+    return 0;
+}
+
+static int proxy_build(const struct call_ctx *x, struct tool_run *run, struct outbound_req **req,
+                       struct err *e);
+
+/* Reads the credentials and builds the run's request. 0 with *req set, with the run waiting for
+ * a refresh, or with the run decided; -1 with e. */
+static int
+run_build(struct core *c, struct tool_run *run, struct outbound_req **req, struct err *e)
+{
+    struct call_ctx x = {.t = catalog_get(run->toolkit)};
+    *req = NULL;
+    if (x.t == NULL)
+        return err_set(e, ERR_TOOLKIT_NOT_FOUND, "toolkit '%s' is no longer in the catalogue",
+                       run->toolkit);
+    int rc = ctx_open(c, run, &x, e);
+    if (rc == CRED_READY)
+        rc = run->kind == RUN_TOOL ? tool_build(&x, run, req, e) : proxy_build(&x, run, req, e);
+    else if (rc == CRED_WAIT)
+        rc = 0;
+    ctx_clear(&x);
+    if (*req != NULL) {
+        (*req)->follow_redirects = 0;
+        (*req)->timeout_ms = TOOL_TIMEOUT_MS;
+        (*req)->max_response = TOOLS_MAX_RESPONSE;
+    }
+    return rc;
+}
+
+/* Builds the first request of a new run; frees it on -1. */
+static int
+run_begin(struct core *c, struct tool_run *r, struct tool_run **run, struct outbound_req **req,
+          struct err *e)
+{
+    if (run_build(c, r, req, e) != 0) {
+        tools_run_free(r);
+        return -1;
+    }
+    *run = r;
+    return 0;
+}
+
 int
 tools_begin(struct core *c, const struct tool_call *in, struct tool_run **run,
             struct outbound_req **req, struct err *e)
 {
     *run = NULL;
     *req = NULL;
-    struct call_ctx x = {0};
-    const json_t *tool = catalog_tool(in->tool_slug, &x.t);
+    const struct catalog_toolkit *t = NULL;
+    const json_t *tool = catalog_tool(in->tool_slug, &t);
     json_t *cfg = in->session ? sessions_config(in->session) : NULL;
-    int enabled = tool && (cfg == NULL || session_toolkit_enabled(cfg, x.t->slug));
+    int enabled = tool && (cfg == NULL || session_toolkit_enabled(cfg, t->slug));
     json_decref(cfg);
     if (!enabled)
         return err_set(e, ERR_TOOL_NOT_FOUND, "unknown tool '%.100s'",
                        in->tool_slug ? in->tool_slug : "");
     const json_t *args = in->arguments;
-    json_t *empty = json_object();
-    if (args == NULL || json_is_null(args))
-        args = empty;
-    if (!json_is_object(args)) {
-        json_decref(empty);
+    if (args != NULL && !json_is_null(args) && !json_is_object(args))
         return err_set(e, ERR_VALIDATION, "'arguments' must be an object");
-    }
-    if (ctx_load(c, in->project_id, in->session, in->user_id, in->account, &x, e) != 0) {
-        json_decref(empty);
-        ctx_clear(&x);
+    struct st_account a;
+    if (pick(c, in->project_id, in->session, in->user_id, t, in->account, &a, e) != 0)
         return -1;
-    }
-    struct tool_run *r = run_new(RUN_TOOL, x.t->slug, x.has_account ? x.account.id : NULL);
-    char why[300] = "";
-    struct outbound_req *o = NULL;
-    int rc = 0;
-    if (r == NULL)
-        rc = err_set(e, ERR_INTERNAL, "out of memory");
-    else if (check_args(tool, args, why, sizeof why) != 0 ||
-             (o = tool_request(&x, tool, args, why, sizeof why)) == NULL) {
-        r->decided = 1;
-        snprintf(r->error, sizeof r->error, "%s", why);
-    } else if (ctx_inject(&x, o, e) != 0) {
-        rc = -1;
-    } else {
-        outbound_req_header(o, "Accept: application/json");
-        o->follow_redirects = 0;
-        o->timeout_ms = TOOL_TIMEOUT_MS;
-        o->max_response = TOOLS_MAX_RESPONSE;
-        *req = o;
-        o = NULL;
-    }
-    outbound_req_free(o);
-    json_decref(empty);
-    ctx_clear(&x);
-    if (rc != 0) {
+    struct tool_run *r = run_new(RUN_TOOL, t->slug, a.id, in->project_id, in->wake, in->wake_arg);
+    st_account_clear(&a);
+    json_t *copy = json_is_object(args) ? json_deep_copy(args) : json_object();
+    if (r != NULL && copy != NULL)
+        r->input = json_pack("{ss so}", "tool", in->tool_slug, "arguments", copy);
+    else
+        json_decref(copy);
+    if (r == NULL || r->input == NULL) {
         tools_run_free(r);
-        return -1;
+        return err_set(e, ERR_INTERNAL, "out of memory");
     }
-    *run = r;
-    return 0;
+    char why[300] = "";
+    if (check_args(tool, json_object_get(r->input, "arguments"), why, sizeof why) != 0) {
+        tools_fail(r, why);
+        *run = r;
+        return 0;
+    }
+    return run_begin(c, r, run, req, e);
 }
 
 /* ---- proxy: keeping the request on the toolkit's hosts --------------------------------------- */
@@ -940,6 +1073,36 @@ proxy_request(const struct call_ctx *x, const struct proxy_call *in, struct err 
     return r;
 }
 
+static int
+proxy_build(const struct call_ctx *x, struct tool_run *run, struct outbound_req **req,
+            struct err *e)
+{
+    const json_t *v = run->input;
+    struct proxy_call in = {
+        .endpoint = json_string_value(json_object_get(v, "endpoint")),
+        .method = json_string_value(json_object_get(v, "method")),
+        .parameters = json_object_get(v, "parameters"),
+        .body = json_object_get(v, "body"),
+    };
+    *req = proxy_request(x, &in, e);
+    return *req ? 0 : -1;
+}
+
+/* The proxy inputs a run keeps, copied; NULL when out of memory. */
+static json_t *
+proxy_input(const struct proxy_call *in)
+{
+    json_t *params = in->parameters ? json_deep_copy(in->parameters) : json_null();
+    json_t *body = in->body ? json_deep_copy(in->body) : json_null();
+    if (params == NULL || body == NULL) {
+        json_decref(params);
+        json_decref(body);
+        return NULL;
+    }
+    return json_pack("{ss ss so so}", "endpoint", in->endpoint, "method", in->method,
+                     "parameters", params, "body", body);
+}
+
 int
 tools_proxy_begin(struct core *c, const struct proxy_call *in, struct tool_run **run,
                   struct outbound_req **req, struct err *e)
@@ -950,36 +1113,72 @@ tools_proxy_begin(struct core *c, const struct proxy_call *in, struct tool_run *
         return err_set(e, ERR_VALIDATION, "'method' must be GET, POST, PUT, DELETE or PATCH");
     if (in->endpoint == NULL)
         return err_set(e, ERR_VALIDATION, "'endpoint' is required");
-    struct call_ctx x = {0};
-    if ((x.t = proxy_toolkit(c, in, e)) == NULL)
+    const struct catalog_toolkit *t = proxy_toolkit(c, in, e);
+    if (t == NULL)
         return -1;
     json_t *cfg = in->session ? sessions_config(in->session) : NULL;
-    int enabled = cfg == NULL || session_toolkit_enabled(cfg, x.t->slug);
+    int enabled = cfg == NULL || session_toolkit_enabled(cfg, t->slug);
     json_decref(cfg);
     if (!enabled)
-        return err_set(e, ERR_BAD_REQUEST, "toolkit '%s' is not enabled in this session",
-                       x.t->slug);
-    const char *sel = in->account;
-    if (ctx_load(c, in->project_id, in->session, NULL, sel, &x, e) != 0) {
-        ctx_clear(&x);
+        return err_set(e, ERR_BAD_REQUEST, "toolkit '%s' is not enabled in this session", t->slug);
+    struct st_account a;
+    if (pick(c, in->project_id, in->session, NULL, t, in->account, &a, e) != 0)
         return -1;
+    struct tool_run *r = run_new(RUN_PROXY, t->slug, a.id, in->project_id, in->wake, in->wake_arg);
+    st_account_clear(&a);
+    if (r == NULL || (r->input = proxy_input(in)) == NULL) {
+        tools_run_free(r);
+        return err_set(e, ERR_INTERNAL, "out of memory");
     }
-    struct outbound_req *o = proxy_request(&x, in, e);
-    struct tool_run *r =
-        o ? run_new(RUN_PROXY, x.t->slug, x.has_account ? x.account.id : NULL) : NULL;
-    ctx_clear(&x);
-    if (r == NULL) {
-        if (o != NULL)
-            err_set(e, ERR_INTERNAL, "out of memory");
-        outbound_req_free(o);
-        return -1;
+    return run_begin(c, r, run, req, e);
+}
+
+/* ---- waiting and retrying -------------------------------------------------------------------- */
+
+int
+tools_run_waiting(const struct tool_run *run)
+{
+    return run->waiting;
+}
+
+void
+tools_parked(struct tool_run *run)
+{
+    struct wake_gate *g = run->gate;
+    run->gate = NULL;
+    if (g != NULL)
+        gate_arrive(g);
+}
+
+/* 1 when the answer is a 401 worth one forced refresh and a second try. */
+static int
+retry_due(const struct tool_run *run)
+{
+    return run->wake != NULL && run->oauth && !run->retried && !run->decided && run->have_res &&
+           run->status == 401;
+}
+
+int
+tools_continue(struct core *c, struct tool_run *run, struct outbound_req **req, struct err *e)
+{
+    *req = NULL;
+    if (run->waiting) { /* the refresh settled: take what is there now, without waiting again */
+        run->waiting = 0;
+        run->attempt++;
+        run->rejected = 0;
+    } else if (retry_due(run)) { /* refresh unless someone already replaced the refused token */
+        run->retried = 1;
+        run->attempt = 0;
+        run->rejected = run->used_expires_at ? run->used_expires_at : 1;
+    } else {
+        return 0;
     }
-    o->follow_redirects = 0;
-    o->timeout_ms = TOOL_TIMEOUT_MS;
-    o->max_response = TOOLS_MAX_RESPONSE;
-    *run = r;
-    *req = o;
-    return 0;
+    int rc = run_build(c, run, req, e);
+    if (*req != NULL)
+        run_forget_answer(run);
+    else if (rc != 0 && run->have_res)
+        rc = 0; /* no fresh token for the second try: the provider's 401 stands */
+    return rc;
 }
 
 /* ---- results --------------------------------------------------------------------------------- */
@@ -1215,11 +1414,12 @@ tools_run_free(struct tool_run *run)
 {
     if (run == NULL)
         return;
-    json_decref(run->headers);
-    if (run->body != NULL) {
-        sodium_memzero(run->body, run->body_len);
-        free(run->body);
+    if (run->gate != NULL) { /* waiting, never parked: the refresh side frees the gate */
+        run->gate->wake = NULL;
+        tools_parked(run);
     }
+    run_forget_answer(run);
+    json_decref(run->input);
     free(run);
 }
 

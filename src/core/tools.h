@@ -18,6 +18,20 @@
  * On -1 nothing was started and e says why (ERR_ACCOUNT_NOT_FOUND, code 1803, when no usable
  * account exists or a choice is required; the message then lists the candidates).
  *
+ * Refresh and retry (only for calls that give a wake; without one a token near its expiry gets a
+ * refresh started, the call goes out with the current token and a 401 is the answer):
+ *   - When the account's token has to be refreshed first, tools_begin / tools_proxy_begin return
+ *     0 with *req NULL and tools_run_waiting(run) true: suspend the request, then call
+ *     tools_parked(run). wake(wake_arg) runs exactly once, on another thread and never before
+ *     tools_parked, once the refresh settled; it must only resume the request (http_resume).
+ *   - On every resume call tools_continue before replying. It gives the next request to submit
+ *     (after a wait, or once after a 401 from the provider of an OAuth2 account: the token is
+ *     refreshed first unless someone already replaced it), or waits again (run waiting: park and
+ *     tools_parked as above), or 0 with *req NULL and the run not waiting: reply with
+ *     tools_result. -1 (e set) only when a wait ended without usable credentials and there is no
+ *     answer to show: reply with e.
+ * So a caller loops: begin -> (submit | park) -> resume -> continue -> (submit | park | reply).
+ *
  * Outbound requests never follow redirects; a redirect comes back as the response it is. Proxy
  * endpoints are resolved against the toolkit's base URL; an absolute URL is accepted only when its
  * scheme, host and port equal the base URL's, it has no userinfo, and its host is not an IP
@@ -27,6 +41,7 @@
 #include <jansson.h>
 #include "catalog/catalog.h"
 #include "core/core.h"
+#include "core/credentials.h"
 #include "outbound/outbound.h"
 
 #define TOOLS_MAX_RESPONSE (4 * 1024 * 1024) /* upstream bodies above this fail the call */
@@ -50,14 +65,17 @@ struct tool_call {
     const char *user_id;              /* outside a session; may be NULL when account is an id */
     const char *account;              /* selector: "ca_…", alias or word id; NULL: default */
     const char *tool_slug;   /* a catalogue tool, e.g. "GITHUB_GET_THE_AUTHENTICATED_USER" */
-    const json_t *arguments; /* an object, or NULL for {} */
+    const json_t *arguments; /* an object, or NULL for {} (copied into the run) */
+    cred_wake_fn wake;       /* NULL: never wait for a refresh, never retry (see above) */
+    void *wake_arg;
 };
 
 /* Builds the tool's request with the chosen account's credentials. Errors (-1, e):
  * ERR_TOOL_NOT_FOUND for an unknown slug (or a toolkit the session disables),
  * ERR_ACCOUNT_NOT_FOUND as in tools_pick_account, ERR_VALIDATION for arguments that are not an
  * object, ERR_INTERNAL. Arguments that break the tool's schema give 0 with *req NULL and a result
- * whose error says what is wrong. A toolkit with no auth needs no account. */
+ * whose error says what is wrong; a run that waits for a refresh also has *req NULL (then
+ * tools_run_waiting). A toolkit with no auth needs no account. */
 int tools_begin(struct core *c, const struct tool_call *in, struct tool_run **run,
                 struct outbound_req **req, struct err *e);
 
@@ -73,13 +91,28 @@ struct proxy_call {
     const char *method;               /* GET POST PUT DELETE PATCH (HEAD allowed) */
     const json_t *parameters; /* array of {"name","type":"header"|"query","value"} or NULL */
     const json_t *body;       /* NULL: none; a string: sent raw; else sent as JSON */
+    cred_wake_fn wake;        /* as in tool_call; the inputs are copied into the run */
+    void *wake_arg;
 };
 
 /* Builds the proxy request. Errors (-1, e): ERR_VALIDATION (bad method, endpoint, parameters),
  * ERR_FORBIDDEN (endpoint outside the toolkit's hosts), ERR_ACCOUNT_NOT_FOUND,
- * ERR_TOOLKIT_NOT_FOUND, ERR_INTERNAL. Never *req NULL on 0. */
+ * ERR_TOOLKIT_NOT_FOUND, ERR_INTERNAL. *req NULL on 0 only while the run waits for a refresh
+ * (and then errors in the request itself come from tools_continue). */
 int tools_proxy_begin(struct core *c, const struct proxy_call *in, struct tool_run **run,
                       struct outbound_req **req, struct err *e);
+
+/* 1 while the run waits for a refresh of its account's token (see the header comment). */
+int tools_run_waiting(const struct tool_run *run);
+/* The caller has suspended its request: the wake may run now (at once, on this thread, when the
+ * refresh already settled). Call once per waiting answer; the run may be gone when it returns. */
+void tools_parked(struct tool_run *run);
+/* After a resume: the next request of the run, if any (see the header comment). 0 with *req set
+ * (submit it as before), 0 with the run waiting (park), 0 with neither (reply tools_result), or
+ * -1 with e: ERR_UNAVAILABLE when the token expired and could not be refreshed, ERR_BAD_REQUEST
+ * when the account is no longer ACTIVE, or the errors of tools_begin / tools_proxy_begin. */
+int tools_continue(struct core *c, struct tool_run *run, struct outbound_req **req,
+                   struct err *e);
 
 /* Copies what the run needs from res. Safe on the outbound engine thread; call once. */
 void tools_done(struct tool_run *run, const struct outbound_res *res);
