@@ -167,6 +167,51 @@ reconnect_or_reply(struct http_req *r, const struct st_session *s, const char *t
                               api_time(out.expires_at)));
 }
 
+/* A link being written: the request waits parked while its write shares a commit with others. */
+struct link_work {
+    struct link_created out;
+    int rc;
+    struct err e;
+};
+
+static void
+on_link_written(void *arg, int rc)
+{
+    struct http_req *r = arg;
+    ((struct link_work *)r->work)->rc = rc;
+    http_resume(r);
+}
+
+static void
+link_written(struct http_req *r)
+{
+    struct link_work *w = r->work;
+    if (w->rc != 0) {
+        api_fail(r, &w->e);
+        return;
+    }
+    http_reply_json(r, 201,
+                    json_pack("{ss ss ss so}", "connected_account_id", w->out.account_id,
+                              "redirect_url", w->out.redirect_url, "link_token", w->out.token,
+                              "expires_at", api_time(w->out.expires_at)));
+}
+
+static void
+create_link(struct http_req *r, const struct link_request *rq)
+{
+    struct link_work *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        http_reply_error(r, ERR_INTERNAL, "out of memory");
+        return;
+    }
+    err_set(&w->e, ERR_INTERNAL, "the connected account could not be saved");
+    http_suspend(r, link_written, w, free);
+    if (links_create_async(api_core(r), rq, &w->out, on_link_written, r, &w->e) != 0) {
+        w->rc = -1;
+        http_resume(r);
+    }
+}
+
 void
 api_session_link(struct http_req *r)
 {
@@ -174,7 +219,6 @@ api_session_link(struct http_req *r)
     struct err e;
     json_t *body = NULL, *cfg = NULL;
     struct link_request rq;
-    struct link_created out;
     if (sessions_get(api_core(r), api_project(r), r->params[0], &s, &e) != 0)
         api_fail(r, &e);
     else if (api_body_or_reply(r, &body) == 0 &&
@@ -182,13 +226,8 @@ api_session_link(struct http_req *r)
         const char *reconnect = json_string_value(json_object_get(body, "connected_account_id"));
         if (reconnect != NULL)
             reconnect_or_reply(r, &s, rq.toolkit, reconnect, rq.callback_url);
-        else if (links_create(api_core(r), &rq, &out, &e) != 0)
-            api_fail(r, &e);
         else
-            http_reply_json(r, 201,
-                            json_pack("{ss ss ss so}", "connected_account_id", out.account_id,
-                                      "redirect_url", out.redirect_url, "link_token", out.token,
-                                      "expires_at", api_time(out.expires_at)));
+            create_link(r, &rq);
     }
     json_decref(body);
     json_decref(cfg);

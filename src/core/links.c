@@ -17,7 +17,7 @@ enum attempt_kind { ATTEMPT_OAUTH, ATTEMPT_FIELDS };
 
 struct link_attempt {
     enum attempt_kind kind;
-    int decided;      /* outcome known without (more) outbound work */
+    int decided; /* outcome known without (more) outbound work */
     int ok;
     int retry_form;
     char reason[300];
@@ -27,7 +27,7 @@ struct link_attempt {
     char *redirect;
     const struct catalog_toolkit *toolkit;
     const struct catalog_scheme *scheme;
-    json_t *fields;   /* connection fields: OAuth URL fields, or the whole key form */
+    json_t *fields; /* connection fields: OAuth URL fields, or the whole key form */
     unsigned char token_hash[STORE_HASH];
     /* the outbound result, copied */
     int have_res;
@@ -39,7 +39,7 @@ struct link_attempt {
     char error[256];
     /* OAuth2 identity lookup: the connection waits, sealed later, while userinfo is asked */
     int identity_wait;
-    json_t *pending_creds;    /* secrets: wiped on free */
+    json_t *pending_creds; /* secrets: wiped on free */
     json_t *pending_data;
     int64_t pending_exp;
     struct outbound_req *followup;
@@ -52,7 +52,8 @@ is_pending(const char *status)
     return strcmp(status, "INITIATED") == 0 || strcmp(status, "INITIALIZING") == 0;
 }
 
-/* ---- creation --------------------------------------------------------------------------------- */
+/* ---- creation ---------------------------------------------------------------------------------
+ */
 
 int
 links_check_callback(struct core *c, const char *project_id, const char *url, struct err *e)
@@ -87,8 +88,8 @@ check_alias(struct core *c, const struct link_request *rq, struct err *e)
     if (strlen(rq->alias) > 100 || rq->alias[0] == '\0')
         return err_set(e, ERR_VALIDATION, "'alias' must be 1 to 100 characters");
     const char *users[] = {rq->user_id, NULL}, *tks[] = {rq->toolkit, NULL};
-    struct st_account_query q = {.project_id = rq->project_id, .user_ids = users,
-                                 .toolkits = tks, .limit = 1000};
+    struct st_account_query q = {
+        .project_id = rq->project_id, .user_ids = users, .toolkits = tks, .limit = 1000};
     struct st_account_page page = {0};
     if (store_account_list(c->store, &q, &page) != 0)
         return err_set(e, ERR_INTERNAL, "cannot check the alias");
@@ -102,9 +103,11 @@ check_alias(struct core *c, const struct link_request *rq, struct err *e)
     return 0;
 }
 
-int
-links_create(struct core *c, const struct link_request *rq, struct link_created *out,
-             struct err *e)
+/* Checks the request and builds the account and its link (nothing written yet); out gets the
+ * ids, token and URL. The account's strings point into rq. */
+static int
+prepare(struct core *c, const struct link_request *rq, struct st_account *a, struct st_link *l,
+        struct link_created *out, struct err *e)
 {
     const struct catalog_toolkit *t = catalog_get(rq->toolkit);
     if (t == NULL)
@@ -119,33 +122,62 @@ links_create(struct core *c, const struct link_request *rq, struct link_created 
     if (authcfg_resolve(c, rq->project_id, t, rq->auth_config_id, &ac, e) != 0)
         return -1;
     int64_t now = time_now_ms();
-    struct st_account a = {.user_id = (char *)rq->user_id, .alias = (char *)rq->alias,
-                           .data = "{}", .created_at = now, .updated_at = now};
-    ids_new(a.id, sizeof a.id, "ca_");
-    snprintf(a.project_id, sizeof a.project_id, "%s", rq->project_id);
-    snprintf(a.toolkit, sizeof a.toolkit, "%s", t->slug);
-    snprintf(a.auth_config_id, sizeof a.auth_config_id, "%s", ac.id);
-    snprintf(a.status, sizeof a.status, "INITIATED");
-    ids_word(a.word_id, sizeof a.word_id, t->slug);
+    *a = (struct st_account){.user_id = (char *)rq->user_id,
+                             .alias = (char *)rq->alias,
+                             .data = "{}",
+                             .created_at = now,
+                             .updated_at = now};
+    ids_new(a->id, sizeof a->id, "ca_");
+    snprintf(a->project_id, sizeof a->project_id, "%s", rq->project_id);
+    snprintf(a->toolkit, sizeof a->toolkit, "%s", t->slug);
+    snprintf(a->auth_config_id, sizeof a->auth_config_id, "%s", ac.id);
+    snprintf(a->status, sizeof a->status, "INITIATED");
+    ids_word(a->word_id, sizeof a->word_id, t->slug);
     st_auth_config_clear(&ac);
-    struct st_link l = {.callback_url = (char *)rq->callback_url, .created_at = now,
-                        .expires_at = now + c->link_ttl_ms};
+    *l = (struct st_link){.callback_url = (char *)rq->callback_url,
+                          .created_at = now,
+                          .expires_at = now + c->link_ttl_ms};
     ids_token(out->token, sizeof out->token, "ln_");
-    vault_hash(c->vault, out->token, l.token_hash);
-    memcpy(l.account_id, a.id, sizeof l.account_id);
-    memcpy(l.project_id, a.project_id, sizeof l.project_id);
-    snprintf(l.session_id, sizeof l.session_id, "%s", rq->session_id ? rq->session_id : "");
-    int rc = store_account_create_linked(c->store, &a, &l);
-    if (rc != 0)
-        return core_store_err(rc, e, ERR_ACCOUNT_NOT_FOUND, "connected account", a.id);
-    memcpy(out->account_id, a.id, sizeof out->account_id);
+    vault_hash(c->vault, out->token, l->token_hash);
+    memcpy(l->account_id, a->id, sizeof l->account_id);
+    memcpy(l->project_id, a->project_id, sizeof l->project_id);
+    snprintf(l->session_id, sizeof l->session_id, "%s", rq->session_id ? rq->session_id : "");
+    memcpy(out->account_id, a->id, sizeof out->account_id);
     snprintf(out->redirect_url, sizeof out->redirect_url, "%s/link/%s", c->public_url, out->token);
-    out->expires_at = l.expires_at;
-    log_info("account.initiated", "account=%s toolkit=%s", a.id, t->slug);
+    out->expires_at = l->expires_at;
     return 0;
 }
 
-/* ---- the page --------------------------------------------------------------------------------- */
+int
+links_create(struct core *c, const struct link_request *rq, struct link_created *out, struct err *e)
+{
+    struct st_account a;
+    struct st_link l;
+    if (prepare(c, rq, &a, &l, out, e) != 0)
+        return -1;
+    int rc = store_account_create_linked(c->store, &a, &l);
+    if (rc != 0)
+        return core_store_err(rc, e, ERR_ACCOUNT_NOT_FOUND, "connected account", a.id);
+    log_info("account.initiated", "account=%s toolkit=%s", a.id, a.toolkit);
+    return 0;
+}
+
+int
+links_create_async(struct core *c, const struct link_request *rq, struct link_created *out,
+                   void (*done)(void *arg, int rc), void *arg, struct err *e)
+{
+    struct st_account a;
+    struct st_link l;
+    if (prepare(c, rq, &a, &l, out, e) != 0)
+        return -1;
+    if (store_account_create_linked_async(c->store, &a, &l, done, arg) != 0)
+        return err_set(e, ERR_UNAVAILABLE, "the store is not accepting writes");
+    log_info("account.initiated", "account=%s toolkit=%s", a.id, a.toolkit);
+    return 0;
+}
+
+/* ---- the page ---------------------------------------------------------------------------------
+ */
 
 int
 links_view(struct core *c, const char *token, struct link_view *v, struct err *e)
@@ -205,7 +237,8 @@ links_scopes(struct core *c, const struct link_view *v)
     return s;
 }
 
-/* ---- OAuth2 ----------------------------------------------------------------------------------- */
+/* ---- OAuth2 -----------------------------------------------------------------------------------
+ */
 
 static const char **
 scope_list(const json_t *arr)
@@ -259,8 +292,10 @@ links_begin_oauth(struct core *c, const struct link_view *v, const json_t *field
     if (rc == STORE_NOTFOUND)
         return err_set(e, ERR_GONE, "this link can no longer be used");
     if (*authorize_url == NULL)
-        return err_set(e, ERR_BAD_REQUEST, "the sign-in address for %s cannot be built from the "
-                                           "fields given", v->toolkit->name);
+        return err_set(e, ERR_BAD_REQUEST,
+                       "the sign-in address for %s cannot be built from the "
+                       "fields given",
+                       v->toolkit->name);
     return 0;
 }
 
@@ -280,8 +315,7 @@ attempt_new(enum attempt_kind kind, const struct st_link *l, const struct st_acc
 }
 
 /* Marks the attempt failed; when change is set, the account goes FAILED (if still pending). */
-static void
-fail(struct core *c, struct link_attempt *a, int change, const char *fmt, ...)
+static void fail(struct core *c, struct link_attempt *a, int change, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void
 fail(struct core *c, struct link_attempt *a, int change, const char *fmt, ...)
@@ -295,8 +329,8 @@ fail(struct core *c, struct link_attempt *a, int change, const char *fmt, ...)
             *p = ' ';
     a->decided = 1;
     a->ok = 0;
-    if (change && store_account_transition(c->store, a->account_id, PENDING, "FAILED",
-                                           a->reason) == 0) {
+    if (change &&
+        store_account_transition(c->store, a->account_id, PENDING, "FAILED", a->reason) == 0) {
         char q[320];
         log_info("account.failed", "account=%s reason=%s", a->account_id,
                  log_quote(a->reason, q, sizeof q));
@@ -399,7 +433,8 @@ links_callback_begin(struct core *c, const struct kv_list *query, struct link_at
     return rc;
 }
 
-/* ---- key-based schemes ------------------------------------------------------------------------ */
+/* ---- key-based schemes ------------------------------------------------------------------------
+ */
 
 static int
 read_fields(const struct catalog_scheme *s, const struct kv_list *form, json_t *all,
@@ -453,8 +488,7 @@ links_fields_begin(struct core *c, const struct link_view *v, const struct kv_li
     if (r == NULL || inject_credential(v->toolkit, v->scheme, url_fields, r, &ie) != 0) {
         outbound_req_free(r);
         json_decref(url_fields);
-        return err_set(e, ERR_VALIDATION, "these values do not fit %s's address",
-                       v->toolkit->name);
+        return err_set(e, ERR_VALIDATION, "these values do not fit %s's address", v->toolkit->name);
     }
     json_decref(url_fields);
     outbound_req_header(r, "Accept: application/json");
@@ -463,7 +497,8 @@ links_fields_begin(struct core *c, const struct link_view *v, const struct kv_li
     return 0;
 }
 
-/* ---- finishing -------------------------------------------------------------------------------- */
+/* ---- finishing --------------------------------------------------------------------------------
+ */
 
 void
 links_attempt_done(struct link_attempt *a, const struct outbound_res *res)
@@ -603,8 +638,8 @@ finish_identity(struct core *c, struct link_attempt *a)
 static void
 finish_oauth(struct core *c, struct link_attempt *a)
 {
-    struct outbound_res res = {.status = a->status, .body = a->body, .len = a->body_len,
-                               .timed_out = a->timed_out};
+    struct outbound_res res = {
+        .status = a->status, .body = a->body, .len = a->body_len, .timed_out = a->timed_out};
     snprintf(res.content_type, sizeof res.content_type, "%s", a->content_type);
     snprintf(res.error, sizeof res.error, "%s", a->error);
     struct oauth_tokens t = {0};
@@ -614,15 +649,15 @@ finish_oauth(struct core *c, struct link_attempt *a)
         return;
     }
     int64_t now = time_now_ms(), exp = t.expires_in > 0 ? now + t.expires_in * 1000 : 0;
-    json_t *creds = json_pack("{ss ss* ss ss* ss* sI sI}", "access_token", t.access_token,
-                              "refresh_token", t.refresh_token, "token_type", t.token_type,
-                              "scope", t.scope, "id_token", t.id_token, "obtained_at",
-                              (json_int_t)now, "expires_at", (json_int_t)exp);
+    json_t *creds =
+        json_pack("{ss ss* ss ss* ss* sI sI}", "access_token", t.access_token, "refresh_token",
+                  t.refresh_token, "token_type", t.token_type, "scope", t.scope, "id_token",
+                  t.id_token, "obtained_at", (json_int_t)now, "expires_at", (json_int_t)exp);
     json_t *fields = a->fields ? json_deep_copy(a->fields) : json_object();
     token_fields(a, fields);
-    json_t *data = json_pack("{ss* ss sI sb so}", "scope", t.scope, "token_type", t.token_type,
-                             "expires_at", (json_int_t)exp, "has_refresh_token",
-                             t.refresh_token != NULL, "fields", fields);
+    json_t *data =
+        json_pack("{ss* ss sI sb so}", "scope", t.scope, "token_type", t.token_type, "expires_at",
+                  (json_int_t)exp, "has_refresh_token", t.refresh_token != NULL, "fields", fields);
     a->followup = creds && data ? identity_request(c, a, t.access_token, fields) : NULL;
     oauth_tokens_clear(&t);
     if (a->followup != NULL) {
@@ -649,8 +684,8 @@ finish_fields(struct core *c, struct link_attempt *a)
                      a->toolkit->name, a->status);
         else
             snprintf(a->reason, sizeof a->reason,
-                     "%s could not confirm these credentials (%s); try again",
-                     a->toolkit->name, a->status ? "unexpected answer" : "no answer");
+                     "%s could not confirm these credentials (%s); try again", a->toolkit->name,
+                     a->status ? "unexpected answer" : "no answer");
         return;
     }
     if (store_link_mark_used(c->store, a->token_hash) != 0) {

@@ -36,6 +36,11 @@ struct link_created {
 
 int links_create(struct core *c, const struct link_request *rq, struct link_created *out,
                  struct err *e);
+/* The same without waiting for the write: 0 with out filled and done(arg, rc) to come exactly
+ * once after the write committed (rc 0) or failed, on a store thread (hand off only); -1 with e
+ * (done never runs) when the request is refused. Lets many link creations share one commit. */
+int links_create_async(struct core *c, const struct link_request *rq, struct link_created *out,
+                       void (*done)(void *arg, int rc), void *arg, struct err *e);
 /* An app's callback URL: http(s), no userinfo, and on the project's callback_origins when it has
  * any. 0, or -1 with ERR_VALIDATION saying why. */
 int links_check_callback(struct core *c, const char *project_id, const char *url, struct err *e);

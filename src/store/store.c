@@ -321,8 +321,9 @@ store_copy(const char *from_url, const char *to_url, int64_t *rows, char *err, s
         return -1;
     }
     if (rc != STORE_NOTFOUND) {
-        set_err(err, errlen, rc == 0 ? "the target database already holds data"
-                                     : "cannot read the target database");
+        set_err(err, errlen,
+                rc == 0 ? "the target database already holds data"
+                        : "cannot read the target database");
         return -1;
     }
     char path[4096];
@@ -590,8 +591,8 @@ store_session_delete(struct store *s, const char *project_id, const char *id)
 
 /* ---- connected accounts ---------------------------------------------------------------------- */
 
-int
-store_account_create_linked(struct store *s, const struct st_account *a, const struct st_link *l)
+static int
+create_linked_args_ok(const struct st_account *a, const struct st_link *l)
 {
     if (a == NULL || !fits(a->id, STORE_ID) || !fits(a->project_id, STORE_ID) ||
         !fits(a->toolkit, STORE_ID) || !fits(a->auth_config_id, STORE_ID))
@@ -606,7 +607,27 @@ store_account_create_linked(struct store *s, const struct st_account *a, const s
     if (l != NULL && (!text_ok(l->callback_url) || !blob_ok(l->verifier_enc, l->verifier_len) ||
                       strnlen(l->session_id, STORE_ID) >= STORE_ID))
         return bad_arg(__func__, "link");
-    return s->ops->account_create_linked(s->be, a, l);
+    return 0;
+}
+
+int
+store_account_create_linked(struct store *s, const struct st_account *a, const struct st_link *l)
+{
+    int rc = create_linked_args_ok(a, l);
+    return rc != 0 ? rc : s->ops->account_create_linked(s->be, a, l);
+}
+
+int
+store_account_create_linked_async(struct store *s, const struct st_account *a,
+                                  const struct st_link *l, void (*done)(void *arg, int rc),
+                                  void *arg)
+{
+    if (done == NULL || create_linked_args_ok(a, l) != 0)
+        return -1;
+    if (s->ops->account_create_linked_async != NULL)
+        return s->ops->account_create_linked_async(s->be, a, l, done, arg);
+    done(arg, s->ops->account_create_linked(s->be, a, l));
+    return 0;
 }
 
 int

@@ -204,6 +204,14 @@ void st_link_clear(struct st_link *l);
 /* Creates the account (status INITIATED) and its link in one transaction, and logs the event. */
 int store_account_create_linked(struct store *s, const struct st_account *a,
                                 const struct st_link *l);
+/* The same write without waiting for it: returns 0 at once and done(arg, rc) runs exactly once
+ * after the transaction committed (rc 0) or failed (rc < 0), on a store thread, so it must only
+ * hand off (e.g. resume an HTTP request). a and l are copied. -1 (done never runs) for bad
+ * arguments or a stopping store. With an asynchronous writer many such writes share one commit;
+ * other backends run the write first and call done before returning. */
+int store_account_create_linked_async(struct store *s, const struct st_account *a,
+                                      const struct st_link *l, void (*done)(void *arg, int rc),
+                                      void *arg);
 int store_account_get(struct store *s, const char *project_id, const char *id,
                       struct st_account *out);
 /* By id alone, for the callback and background work that have no project yet. */

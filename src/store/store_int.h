@@ -87,6 +87,10 @@ struct store_ops {
 
     int (*account_create_linked)(struct store_be *b, const struct st_account *a,
                                  const struct st_link *l);
+    /* optional (NULL: store.c runs account_create_linked and calls done) */
+    int (*account_create_linked_async)(struct store_be *b, const struct st_account *a,
+                                       const struct st_link *l,
+                                       void (*done)(void *arg, int rc), void *arg);
     int (*account_get)(struct store_be *b, const char *project_id, const char *id,
                        struct st_account *out);
     int (*account_get_any)(struct store_be *b, const char *id, struct st_account *out);

@@ -67,9 +67,9 @@
     "id, project_id, url, events, disabled, secret_enc, prev_secret_enc, prev_until, created_at, " \
     "updated_at"
 #define DELIVERY_FROM                                                                              \
-    "SELECT d.seq, d.endpoint_id, d.project_id, e.seq, e.account_id, e.project_id, e.type, "      \
-    "e.status, e.reason, e.at, e.detail, d.state, d.attempts, d.next_at, d.last_status, "         \
-    "d.last_error, d.created_at, d.delivered_at FROM webhook_deliveries d "                       \
+    "SELECT d.seq, d.endpoint_id, d.project_id, e.seq, e.account_id, e.project_id, e.type, "       \
+    "e.status, e.reason, e.at, e.detail, d.state, d.attempts, d.next_at, d.last_status, "          \
+    "d.last_error, d.created_at, d.delivered_at FROM webhook_deliveries d "                        \
     "JOIN events e ON e.seq = d.event_seq "
 
 /* $1 project, $2 toolkit or NULL, $3 managed (-1 any), $4 show disabled, $5 search or NULL. */
@@ -108,6 +108,7 @@ enum sid {
     S_ACCOUNT_GET_ANY,
     S_ACCOUNT_ACTIVE,
     S_ACCOUNT_COUNTS,
+    S_ACCOUNT_COUNTS_PROJECT,
     S_ACCOUNT_TRANSITION,
     S_ACCOUNT_ACTIVATE,
     S_ACCOUNT_SET_DISABLED,
@@ -157,10 +158,11 @@ static const char *const ssql[S__COUNT] = {
                   "ORDER BY created_at, n LIMIT $2",
     [S_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN $3 "
                      "ELSE revoked_at END WHERE project_id = $1 AND id = $2",
-    [S_APP_UPSERT] = "INSERT INTO managed_apps (toolkit, client_id, secret_enc, scopes, updated_at) "
-                     "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (toolkit) DO UPDATE SET "
-                     "client_id = excluded.client_id, secret_enc = excluded.secret_enc, "
-                     "scopes = excluded.scopes, updated_at = excluded.updated_at",
+    [S_APP_UPSERT] =
+        "INSERT INTO managed_apps (toolkit, client_id, secret_enc, scopes, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (toolkit) DO UPDATE SET "
+        "client_id = excluded.client_id, secret_enc = excluded.secret_enc, "
+        "scopes = excluded.scopes, updated_at = excluded.updated_at",
     [S_APP_GET] = "SELECT " APP_COLS " FROM managed_apps WHERE toolkit = $1",
     [S_AC_INSERT] = "INSERT INTO auth_configs (id, project_id, toolkit, auth_scheme, name, "
                     "is_managed, disabled, client_id, secret_enc, scopes, extra, created_at, "
@@ -204,13 +206,14 @@ static const char *const ssql[S__COUNT] = {
                          "AND user_id = $2 AND status = 'ACTIVE' AND is_disabled = 0 "
                          "ORDER BY connected_at DESC, id DESC LIMIT 1000",
     [S_ACCOUNT_COUNTS] = "SELECT status, count(*) FROM accounts GROUP BY status ORDER BY status",
+    [S_ACCOUNT_COUNTS_PROJECT] = "SELECT status, count(*) FROM accounts WHERE project_id = $1 "
+                                 "GROUP BY status ORDER BY status",
     /* $1 id, $2 to, $3 reason, $4 now, $5 event type, $6..$13 the from statuses (unused NULL). */
     [S_ACCOUNT_TRANSITION] =
         "WITH u AS (UPDATE accounts SET status = $2::text, status_reason = $3::text, "
         "updated_at = $4::bigint, "
         "connected_at = CASE WHEN $2::text = 'ACTIVE' THEN $4::bigint ELSE connected_at END, "
-        "pending_expires_at = CASE WHEN $2::text IN " PENDING
-        " THEN pending_expires_at ELSE 0 END "
+        "pending_expires_at = CASE WHEN $2::text IN " PENDING " THEN pending_expires_at ELSE 0 END "
         "WHERE id = $1 AND status IN ($6, $7, $8, $9, $10, $11, $12, $13) "
         "RETURNING id, project_id) " EVENT_INSERT
         "SELECT id, project_id, $5::text, $2::text, $3::text, $4::bigint FROM u RETURNING seq",
@@ -265,11 +268,10 @@ static const char *const ssql[S__COUNT] = {
                               "AND type <> 'account.initiated' LIMIT $2",
     /* $1 id, $2 owner, $3 now, $4 lease ms, $5 expires_before. Concurrent claims queue on the
      * row lock and re-check the lease on the winner's version: one claim wins. */
-    [S_REFRESH_CLAIM] =
-        "UPDATE accounts SET refresh_lease_until = $3::bigint + $4::bigint, "
-        "refresh_lease_owner = $2 WHERE id = $1 AND status = 'ACTIVE' "
-        "AND (refresh_lease_until <= $3::bigint OR refresh_lease_owner = $2) "
-        "AND expires_at < $5 RETURNING " ACCOUNT_COLS ", refresh_failures",
+    [S_REFRESH_CLAIM] = "UPDATE accounts SET refresh_lease_until = $3::bigint + $4::bigint, "
+                        "refresh_lease_owner = $2 WHERE id = $1 AND status = 'ACTIVE' "
+                        "AND (refresh_lease_until <= $3::bigint OR refresh_lease_owner = $2) "
+                        "AND expires_at < $5 RETURNING " ACCOUNT_COLS ", refresh_failures",
     /* $1 id, $2 owner, $3 creds, $4 data, $5 expires_at, $6 now, $7 refresh_at */
     [S_REFRESH_SAVE] =
         "WITH u AS (UPDATE accounts SET creds_enc = $3, data = coalesce($4::text, data), "
@@ -362,8 +364,9 @@ static const char *const ssql[S__COUNT] = {
         "next_at = CASE WHEN $5::bigint = 0 THEN next_at ELSE $5::bigint END, "
         "attempts = attempts + 1, last_status = $3, last_error = $4, lease_until = 0, "
         "lease_owner = '' WHERE seq = $1 AND lease_owner = $2 AND state = 'pending'",
-    [S_DELIVERY_LIST] = DELIVERY_FROM "WHERE d.project_id = $1 AND d.endpoint_id = $2 "
-                        "AND ($3::bigint = 0 OR d.seq < $3::bigint) ORDER BY d.seq DESC LIMIT $4",
+    [S_DELIVERY_LIST] =
+        DELIVERY_FROM "WHERE d.project_id = $1 AND d.endpoint_id = $2 "
+                      "AND ($3::bigint = 0 OR d.seq < $3::bigint) ORDER BY d.seq DESC LIMIT $4",
     [S_DELIVERY_GET] = DELIVERY_FROM "WHERE d.project_id = $1 AND d.seq = $2",
     /* $1 project, $2 seq, $3 now */
     [S_DELIVERY_REPLAY] =
@@ -971,8 +974,7 @@ q_cmd(struct store_be *b, enum sid id, const struct args *a, int need_change, co
 
 static int
 pc_all(struct pconn *pc, enum sid id, const char *sql, const struct args *a, row_fn fn,
-       void (*clear)(void *), size_t elsize, size_t max, void **items, size_t *n,
-       const char *what)
+       void (*clear)(void *), size_t elsize, size_t max, void **items, size_t *n, const char *what)
 {
     PGresult *r = NULL;
     int rc = pc_exec(pc, id, sql, a, &r, what);
@@ -1087,8 +1089,10 @@ pc_begin_locked(struct pconn *pc)
 static int
 pc_version(struct pconn *pc, int64_t *out)
 {
-    struct query q = {S__COUNT, "SELECT coalesce(max(version), 0) FROM schema_version", NULL, 0,
-                      row_int, out, 0, "schema_version"};
+    struct query q = {S__COUNT, "SELECT coalesce(max(version), 0) FROM schema_version",
+                      NULL,     0,
+                      row_int,  out,
+                      0,        "schema_version"};
     return pc_query(pc, &q);
 }
 
@@ -1100,8 +1104,9 @@ pg_schema_version(struct store_be *b, int64_t *out)
         return STORE_ERR;
     int rc = pc_begin_locked(pc);
     if (rc == 0)
-        rc = pc_script(pc, "CREATE TABLE IF NOT EXISTS schema_version ("
-                           "version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        rc = pc_script(pc,
+                       "CREATE TABLE IF NOT EXISTS schema_version ("
+                       "version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
                        "schema_version");
     if (rc == 0)
         rc = pc_version(pc, out);
@@ -1131,14 +1136,11 @@ pg_migrate(struct store_be *b, int64_t version, const char *sql)
             struct args *a = args_init(&ab);
             a_int(a, version);
             a_int(a, time_now_ms());
-            struct query q = {S__COUNT,
-                              "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
-                              a,
-                              0,
-                              NULL,
-                              NULL,
-                              0,
-                              "migrate"};
+            struct query q = {
+                S__COUNT, "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+                a,        0,
+                NULL,     NULL,
+                0,        "migrate"};
             rc = pc_query(pc, &q);
         }
     }
@@ -1193,8 +1195,8 @@ pg_project_all(struct store_be *b, struct st_project **items, size_t *n)
     struct args *a = args_init(&ab);
     a_int(a, STORE_EACH_MAX);
     void *arr = NULL;
-    int rc = q_all(b, S_PROJECT_ALL, a, 1, row_project, clr_project, sizeof **items,
-                   STORE_EACH_MAX, &arr, n, "project_all");
+    int rc = q_all(b, S_PROJECT_ALL, a, 1, row_project, clr_project, sizeof **items, STORE_EACH_MAX,
+                   &arr, n, "project_all");
     if (rc == 0)
         *items = arr;
     return rc;
@@ -1374,8 +1376,8 @@ pg_auth_config_list(struct store_be *b, const struct st_auth_config_query *q,
         return STORE_ERR;
     int rc = pc_ctl(pc, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (rc == 0) {
-        struct query cq = {S_AC_COUNT, NULL, &count, 0, row_int, &page.total, 0,
-                           "auth_config_count"};
+        struct query cq = {S_AC_COUNT, NULL,        &count, 0,
+                           row_int,    &page.total, 0,      "auth_config_count"};
         void *arr = NULL;
         rc = pc_query(pc, &cq);
         if (rc == 0)
@@ -1712,8 +1714,8 @@ page_sql(struct buf *sql, const char *where, struct args *a, const struct store_
     if (cur->set) {
         a_int(a, cur->created_at);
         a_text(a, cur->id);
-        bad |= buf_printf(sql, " AND (created_at, id) %s ($%d::bigint, $%d::text)",
-                          asc ? ">" : "<", a->n - 1, a->n);
+        bad |= buf_printf(sql, " AND (created_at, id) %s ($%d::bigint, $%d::text)", asc ? ">" : "<",
+                          a->n - 1, a->n);
     }
     a_int(a, limit + 1);
     bad |= buf_printf(sql, " ORDER BY created_at %s, id %s LIMIT $%d", asc ? "ASC" : "DESC",
@@ -1730,8 +1732,8 @@ account_list_run(struct store_be *b, const char *count_sql, const struct args *c
         return STORE_ERR;
     int rc = pc_ctl(pc, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (rc == 0) {
-        struct query cq = {S__COUNT, count_sql, count, 0, row_int, &page->total, 0,
-                           "account_count"};
+        struct query cq = {S__COUNT, count_sql,    count, 0,
+                           row_int,  &page->total, 0,     "account_count"};
         void *arr = NULL;
         rc = pc_query(pc, &cq);
         if (rc == 0)
@@ -1750,8 +1752,12 @@ pg_account_list(struct store_be *b, const struct st_account_query *q,
 {
     /* project, four lists, the cursor pair and the limit */
     int cap = 1 + 4 * STORE_LIST_MAX + 3;
-    struct args a = {0, cap, calloc((size_t)cap, sizeof(char *)), calloc((size_t)cap, sizeof(int)),
-                     calloc((size_t)cap, sizeof(int)), calloc((size_t)cap, 24)};
+    struct args a = {0,
+                     cap,
+                     calloc((size_t)cap, sizeof(char *)),
+                     calloc((size_t)cap, sizeof(int)),
+                     calloc((size_t)cap, sizeof(int)),
+                     calloc((size_t)cap, 24)};
     struct buf where, count, sql;
     buf_init(&where, 32 * 1024);
     buf_init(&count, 64 * 1024);
@@ -1789,6 +1795,21 @@ pg_account_counts(struct store_be *b, struct store_count **items, size_t *n)
     void *arr = NULL;
     int rc = q_all(b, S_ACCOUNT_COUNTS, NULL, 1, row_count, NULL, sizeof **items, 64, &arr, n,
                    "account_counts");
+    if (rc == 0)
+        *items = arr;
+    return rc;
+}
+
+static int
+pg_account_counts_project(struct store_be *b, const char *project_id, struct store_count **items,
+                          size_t *n)
+{
+    struct args_buf ab;
+    struct args *a = args_init(&ab);
+    a_text(a, project_id);
+    void *arr = NULL;
+    int rc = q_all(b, S_ACCOUNT_COUNTS_PROJECT, a, 1, row_count, NULL, sizeof **items, 64, &arr, n,
+                   "account_counts_project");
     if (rc == 0)
         *items = arr;
     return rc;
@@ -1876,8 +1897,8 @@ pg_event_daily(struct store_be *b, const char *project_id, int64_t since_ms, siz
     a_int(a, since_ms);
     a_int(a, (int64_t)max);
     void *arr = NULL;
-    int rc = q_all(b, S_EVENT_DAILY, a, 1, row_day, NULL, sizeof **out, max, &arr, n,
-                   "event_daily");
+    int rc =
+        q_all(b, S_EVENT_DAILY, a, 1, row_day, NULL, sizeof **out, max, &arr, n, "event_daily");
     if (rc == 0 && *n == 0) {
         free(arr);
         arr = NULL;
@@ -2307,8 +2328,8 @@ clr_sealed(void *p)
 
 /* Appends a row key as its column's type (text or bytea); NULL when len is 0. */
 static void
-a_key(struct args *a, const struct sealed_col *c, const unsigned char *key, size_t len,
-      char *text, size_t cap)
+a_key(struct args *a, const struct sealed_col *c, const unsigned char *key, size_t len, char *text,
+      size_t cap)
 {
     if (len == 0) {
         a_text(a, NULL);
@@ -2340,8 +2361,8 @@ pg_sealed_page(struct store_be *b, enum st_sealed_kind kind, const unsigned char
     if (pc == NULL)
         return STORE_ERR;
     void *arr = NULL;
-    int rc = pc_all(pc, S__COUNT, sql, a, row_sealed, clr_sealed, sizeof **out, (size_t)limit,
-                    &arr, n, "sealed_page");
+    int rc = pc_all(pc, S__COUNT, sql, a, row_sealed, clr_sealed, sizeof **out, (size_t)limit, &arr,
+                    n, "sealed_page");
     release(b, pc);
     if (rc == 0)
         *out = arr;
@@ -2351,8 +2372,7 @@ pg_sealed_page(struct store_be *b, enum st_sealed_kind kind, const unsigned char
 /* One transaction: each row changes only where it still holds the value read. */
 static int
 sealed_replace_tx(struct pconn *pc, const struct sealed_col *c, const struct st_sealed *items,
-                  unsigned char *const *new_enc, const size_t *new_len, size_t n,
-                  size_t *replaced)
+                  unsigned char *const *new_enc, const size_t *new_len, size_t n, size_t *replaced)
 {
     char sql[300], text[STORE_ID + 1];
     snprintf(sql, sizeof sql, "UPDATE %s SET %s = $2 WHERE %s = $1::%s AND %s = $3", c->table,
@@ -2375,8 +2395,7 @@ sealed_replace_tx(struct pconn *pc, const struct sealed_col *c, const struct st_
 
 static int
 pg_sealed_replace(struct store_be *b, enum st_sealed_kind kind, const struct st_sealed *items,
-                  unsigned char *const *new_enc, const size_t *new_len, size_t n,
-                  size_t *replaced)
+                  unsigned char *const *new_enc, const size_t *new_len, size_t n, size_t *replaced)
 {
     size_t count = 0;
     struct pconn *pc = acquire(b);
@@ -2585,6 +2604,7 @@ const struct store_ops store__pg = {
     .link_mark_used = pg_link_mark_used,
     .event_list = pg_event_list,
     .event_daily = pg_event_daily,
+    .account_counts_project = pg_account_counts_project,
     .account_refresh_claim = pg_account_refresh_claim,
     .account_refresh_save = pg_account_refresh_save,
     .account_refresh_fail = pg_account_refresh_fail,
