@@ -9,10 +9,12 @@
 #
 # Output (stdout), for bench/run.sh to include as it is: a Markdown table with one row per setup,
 #
-#   | setup | link creation req/s | p99 ms | account reads req/s | p99 ms | CPU: tether / postgres / other |
+#   | setup | link creation req/s | p99 ms | account reads req/s | p99 ms | CPU: ... |
 #   |---|---|---|---|---|---|
-#   | SQLite, 1 node | 8123 | 12.1 | 41000 | 3.2 | 55% / - / 45% |
-#   | PostgreSQL, 2 nodes | ... |
+#   | SQLite, 1 node | 1136 | 105.6 | 17859 | 55.6 | 25% / - / 74% |
+#   | PostgreSQL, 2 nodes | 355 | 623.6 | 8697 | 78.0 | 11% / 16% / 71% |
+#
+# (the last header cell is "CPU: tether / postgres / other")
 #
 # followed by a blank line and one paragraph that starts with "Limits:". The CPU column is the
 # share of the machine's busy CPU time during the two measurements used by the tether nodes, by
@@ -54,7 +56,8 @@ start_node() {
     PIDS+=("$N_PID")
     N_URL=
     for _ in $(seq 200); do
-        N_URL=$(sed -nE 's#^tether: serving on (http://127\.0\.0\.1:[0-9]+).*#\1#p' "$WORK/$name.log")
+        N_URL=$(sed -nE 's#^tether: serving on (http://127\.0\.0\.1:[0-9]+).*#\1#p' \
+            "$WORK/$name.log")
         [ -n "$N_URL" ] && curl -sf -o /dev/null "$N_URL/healthz" && return 0
         kill -0 "$N_PID" 2>/dev/null || break
         sleep 0.05
@@ -104,10 +107,13 @@ wrk_all() {
     local per=$((CONNS / $#)) i=0 u args=()
     [ "$per" -ge 1 ] || per=1
     [ "$script" != - ] && args=(-s "$script")
-    for u in "$@"; do wrk -t1 -c"$per" -d1s "${args[@]}" -H "x-api-key: $KEY" "$u$path" \
-        >/dev/null 2>&1 & done
-    wait_wrk
     local pids=()
+    for u in "$@"; do # warm-up
+        wrk -t1 -c"$per" -d1s "${args[@]}" -H "x-api-key: $KEY" "$u$path" >/dev/null 2>&1 &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+    pids=()
     for u in "$@"; do
         i=$((i + 1))
         wrk -t1 -c"$per" -d"${SECS}s" --latency "${args[@]}" -H "x-api-key: $KEY" "$u$path" \
@@ -126,7 +132,6 @@ wrk_all() {
         W_P99=$(awk -v a="$W_P99" -v b="$p99" 'BEGIN { print (b > a ? b : a) }')
     done
 }
-wait_wrk() { wait $(jobs -pr | grep -vxF -f <(printf '%s\n' "${PIDS[@]}") 2>/dev/null) 2>/dev/null; }
 
 # measure LABEL URL...: link creation then reads, spread over the given nodes; prints a row.
 measure() {
@@ -138,7 +143,8 @@ measure() {
         "client_secret":"csecret"}}}' >/dev/null
     sid=$(api "$first" POST /api/v3.1/tool_router/session '{"user_id":"bench"}' | jfield session_id)
     ca=$(api "$first" POST "/api/v3.1/tool_router/session/$sid/link" \
-        '{"toolkit":"github","callback_url":"https://app.example/cb"}' | jfield connected_account_id)
+        '{"toolkit":"github","callback_url":"https://app.example/cb"}' |
+        jfield connected_account_id)
     if [ -z "$sid" ] || [ -z "$ca" ]; then
         echo "nodes: $label: could not create the session and account" >&2
         echo "| $label | - | - | - | - | - |"
@@ -156,8 +162,8 @@ measure() {
     local cpu
     cpu=$(awk -v t=$((t1 - t0)) -v p=$((p1 - p0)) -v b=$((b1 - b0)) -v pg="$PG_DIR" 'BEGIN {
         if (b <= 0) b = 1; o = b - t - (pg != "" ? p : 0); if (o < 0) o = 0;
-        printf "%d%% / %s / %d%%", 100 * t / b, (pg != "" && p > 0) ? sprintf("%d%%", 100 * p / b) : "-",
-            100 * o / b }')
+        ps = (pg != "" && p > 0) ? sprintf("%d%%", 100 * p / b) : "-";
+        printf "%d%% / %s / %d%%", 100 * t / b, ps, 100 * o / b }')
     echo "| $label | $link_rps | $link_p99 | $W_RPS | $W_P99 | $cpu |"
 }
 
@@ -190,13 +196,22 @@ for n in $COUNTS; do
     stop_nodes
 done
 
-echo "| setup | link creation req/s | p99 ms | account reads req/s | p99 ms | CPU: tether / postgres / other |"
+printf '| setup | link creation req/s | p99 ms | account reads req/s | p99 ms | %s |\n' \
+    "CPU: tether / postgres / other"
 echo "|---|---|---|---|---|---|"
 cat "$ROWS"
 echo
-echo "Limits: on a $(nproc)-core machine every node, the PostgreSQL server and wrk share the same" \
-    "cores, so more nodes add coordination, not CPU. A link creation is one committed PostgreSQL" \
-    "transaction (account, link and event rows, fsync on) plus an API-key lookup, and a read is one" \
-    "key lookup plus one indexed SELECT, each a loopback round trip from a pool of 4 connections" \
-    "per node; the CPU column shows where the time goes. Nodes pay off when each has its own" \
-    "machine and the database has cores and a disk of its own."
+# The disk's WAL flush rate, to tell whether commits wait for the disk.
+FSYNC=$(timeout 30 /usr/lib/postgresql/15/bin/pg_test_fsync -s 1 -f "$WORK/fsync.test" 2>/dev/null |
+    awk '$1 == "fdatasync" { printf "%d", $2; exit }')
+echo "Limits: a link creation is about three lookups (API key, session, auth config) and one" \
+    "committed transaction (account, link and event rows; fsync on, this disk does" \
+    "${FSYNC:-an unknown number of} WAL flushes/s), a read about two statements. Every statement" \
+    "is a loopback round trip to a PostgreSQL backend process and a node has at most 4 in flight" \
+    "(its connection pool), so one node's writes are bound by round-trip latency times 4; more" \
+    "nodes bring more connections, hence more commits in flight, which PostgreSQL flushes" \
+    "together. Beyond that the bound is CPU: on this $(nproc)-core machine every node, the" \
+    "PostgreSQL processes and wrk share the same cores (the CPU column; \"other\" is wrk and" \
+    "anything else running), so extra nodes only split it. The SQLite row is the same work" \
+    "in-process on one node. Nodes pay off when each has its own machine and the database has" \
+    "cores and a disk of its own."

@@ -5,7 +5,8 @@
 #   replay.sh --build-only BUILD_DIR   builds the drivers and stops (used by run.sh)
 #
 # To add a driver: write fuzz/fuzz_<name>.c, put a few seed files in fuzz/corpus/<name>/, and add
-# one line below: the name, then the project sources it links (paths from the repository root).
+# one line below: the name, then the project sources it links (paths from the repository root);
+# a word "pkg:NAME" adds that pkg-config package's compile and link flags.
 set -u
 
 DRIVERS='
@@ -15,6 +16,7 @@ tmpl        src/common/tmpl.c src/common/buf.c
 tmpl_value  src/common/tmpl.c src/common/buf.c
 jsonv       src/common/jsonv.c src/common/err.c src/common/utf8.c
 catalog     src/catalog/catalog.c src/common/embedded.c
+session     src/core/sessions.c src/core/core.c src/common/ttlcache.c src/catalog/catalog.c src/common/embedded.c src/common/ids.c src/common/jsonv.c src/common/url.c src/common/buf.c src/common/utf8.c src/common/err.c src/common/log.c src/common/timeutil.c src/store/store.c src/store/store_sqlite.c src/store/migrations_sqlite.c src/store/store_pg.c src/store/migrations_pg.c pkg:sqlite3 pkg:libpq
 '
 
 build_only=0
@@ -42,8 +44,14 @@ failed=0
 while read -r name srcs; do
     [ -z "$name" ] && continue
     bin="$out/fuzz_$name"
+    files="" pkgs=""
+    for w in $srcs; do
+        case $w in pkg:*) pkgs="$pkgs ${w#pkg:}" ;; *) files="$files $w" ;; esac
+    done
+    extra=""
+    [ -n "$pkgs" ] && extra=$(pkg-config --cflags --libs $pkgs)
     # shellcheck disable=SC2086
-    if ! $CC $CFLAGS -o "$bin" "fuzz/fuzz_$name.c" $srcs $LIBS >"$out/$name.build.log" 2>&1; then
+    if ! $CC $CFLAGS -o "$bin" "fuzz/fuzz_$name.c" $files $extra $LIBS >"$out/$name.build.log" 2>&1; then
         echo "FAIL $name (build; see $out/$name.build.log)"
         failed=$((failed + 1))
         continue

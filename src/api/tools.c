@@ -118,26 +118,53 @@ reply_result(struct http_req *r, struct tool_run *run)
     http_reply_json(r, 200, res);
 }
 
+/* A refresh the run waited for has settled (any thread). */
+static void
+on_wake(void *arg)
+{
+    http_resume(arg);
+}
+
+static void park(struct http_req *r, struct tool_run *run, struct outbound_req *req);
+
+/* The answer is in or a refresh settled: send the next request, wait again, or reply. */
 static void
 on_resume(struct http_req *r)
 {
-    reply_result(r, r->work);
+    struct tool_run *run = r->work;
+    struct outbound_req *req;
+    struct err e;
+    if (tools_continue(api_core(r), run, &req, &e) != 0)
+        api_fail(r, &e);
+    else if (req != NULL || tools_run_waiting(run))
+        park(r, run, req);
+    else
+        reply_result(r, run);
 }
 
-/* Parks r while req (consumed; may be NULL when the outcome is decided) runs; replies after. */
+/* Parks r until req (consumed) is answered, or, with req NULL, until the run's refresh settles. */
+static void
+park(struct http_req *r, struct tool_run *run, struct outbound_req *req)
+{
+    http_suspend(r, on_resume, run, run_free);
+    if (req == NULL)
+        tools_parked(run);
+    else if (outbound_submit(req, on_answer, r) != 0) {
+        tools_fail(run, "the outbound engine is not running");
+        http_resume(r);
+    }
+}
+
+/* Replies at once when the outcome is decided, else parks r with the run (owned from here). */
 static void
 run_call(struct http_req *r, struct tool_run *run, struct outbound_req *req)
 {
-    if (req == NULL) {
+    if (req == NULL && !tools_run_waiting(run)) {
         reply_result(r, run);
         tools_run_free(run);
         return;
     }
-    http_suspend(r, on_resume, run, run_free);
-    if (outbound_submit(req, on_answer, r) != 0) {
-        tools_fail(run, "the outbound engine is not running");
-        http_resume(r);
-    }
+    park(r, run, req);
 }
 
 /* ---- tools ----------------------------------------------------------------------------------- */
@@ -205,7 +232,9 @@ api_tool_execute(struct http_req *r)
                            .user_id = user ? user : entity,
                            .account = account,
                            .tool_slug = r->params[0],
-                           .arguments = args};
+                           .arguments = args,
+                           .wake = on_wake,
+                           .wake_arg = r};
     struct tool_run *run;
     struct outbound_req *req;
     if (tools_begin(api_core(r), &in, &run, &req, &e) != 0)
@@ -250,7 +279,9 @@ proxy_call_or_reply(struct http_req *r, const json_t *body, struct proxy_call *i
                               .endpoint = endpoint,
                               .method = method,
                               .parameters = json_object_get(body, "parameters"),
-                              .body = json_object_get(body, "body")};
+                              .body = json_object_get(body, "body"),
+                              .wake = on_wake,
+                              .wake_arg = r};
     return 0;
 }
 

@@ -41,7 +41,7 @@ struct tool_run {
     int decided; /* the outcome is known without a response */
     char error[512];
     /* rebuilding the request after a refresh: the inputs, copied ({"tool","arguments"} or
-     * {"toolkit","endpoint","method","parameters","body"}), and how to read the credentials */
+     * {"endpoint","method","parameters","body"}), and how to read the credentials */
     json_t *input;
     cred_wake_fn wake; /* NULL: never wait, never retry */
     void *wake_arg;
@@ -381,8 +381,8 @@ run_credentials(struct core *c, struct tool_run *run, struct call_ctx *x, struct
         g->arg = run->wake_arg;
     }
     struct cred_use use = {0};
-    int rc = credentials_get(c, run->project_id, run->account_id, run->attempt, run->rejected,
-                             &use, g ? gate_arrive : NULL, g, e);
+    int rc = credentials_get(c, run->project_id, run->account_id, run->attempt, run->rejected, &use,
+                             g ? gate_arrive : NULL, g, e);
     if (rc == CRED_WAIT) {
         run->gate = g;
         run->waiting = 1;
@@ -671,8 +671,7 @@ tool_request(const struct call_ctx *x, const json_t *tool, const json_t *args, c
 /* The tool request of run from its input and x, credentials and all. 0 and *req, 0 with the run
  * decided (arguments that make no request), or -1 with e. */
 static int
-tool_build(const struct call_ctx *x, struct tool_run *run, struct outbound_req **req,
-           struct err *e)
+tool_build(const struct call_ctx *x, struct tool_run *run, struct outbound_req **req, struct err *e)
 {
     const json_t *tool = catalog_tool(json_string_value(json_object_get(run->input, "tool")), NULL);
     const json_t *args = json_object_get(run->input, "arguments");
@@ -1099,8 +1098,8 @@ proxy_input(const struct proxy_call *in)
         json_decref(body);
         return NULL;
     }
-    return json_pack("{ss ss so so}", "endpoint", in->endpoint, "method", in->method,
-                     "parameters", params, "body", body);
+    return json_pack("{ss ss so so}", "endpoint", in->endpoint, "method", in->method, "parameters",
+                     params, "body", body);
 }
 
 int
@@ -1165,7 +1164,7 @@ tools_continue(struct core *c, struct tool_run *run, struct outbound_req **req, 
     if (run->waiting) { /* the refresh settled: take what is there now, without waiting again */
         run->waiting = 0;
         run->attempt++;
-        run->rejected = 0;
+        run->rejected = run->retried ? run->used_expires_at : 0; /* never resend a refused one */
     } else if (retry_due(run)) { /* refresh unless someone already replaced the refused token */
         run->retried = 1;
         run->attempt = 0;

@@ -111,8 +111,7 @@ void tools_parked(struct tool_run *run);
  * (submit it as before), 0 with the run waiting (park), 0 with neither (reply tools_result), or
  * -1 with e: ERR_UNAVAILABLE when the token expired and could not be refreshed, ERR_BAD_REQUEST
  * when the account is no longer ACTIVE, or the errors of tools_begin / tools_proxy_begin. */
-int tools_continue(struct core *c, struct tool_run *run, struct outbound_req **req,
-                   struct err *e);
+int tools_continue(struct core *c, struct tool_run *run, struct outbound_req **req, struct err *e);
 
 /* Copies what the run needs from res. Safe on the outbound engine thread; call once. */
 void tools_done(struct tool_run *run, const struct outbound_res *res);

@@ -166,14 +166,17 @@ describe('single flight and delete (background refresh off, access tokens live 2
 
     test('50 concurrent proxy calls on an expired token refresh it exactly once', { timeout: 60000 }, async () => {
         const id = await connect(t, ac, 'burst');
-        await sleep(2500); // the access token has expired
+        await sleep(2500); // the access token has expired; the provider refuses it from now on
         const g0 = (await stack.provider.stats()).grants.refresh_token;
         const results = await Promise.all(Array.from({ length: 50 }, () => proxyMe(t, id)));
         const g1 = (await stack.provider.stats()).grants.refresh_token;
         const codes = results.map((r) => r.status);
         assert.ok(codes.every((c) => c === 200), `statuses ${codes.join(',')} ${results[0].text}`);
-        const upstream = results.map((r) => r.json?.status ?? r.json?.data?.status);
+        // every call waited for the one refresh and went out with the new token
+        const upstream = results.map((r) => r.json?.status);
         assert.ok(upstream.every((s) => s === 200), `provider statuses ${upstream.join(',')}`);
+        const who = results.map((r) => r.json?.data?.email);
+        assert.ok(who.every((w) => w === 'burst@example.test'), `identities ${who.join(',')}`);
         assert.equal(g1 - g0, 1, 'exactly one refresh_token grant at the provider');
         assert.equal((await account(t, id)).status, 'ACTIVE');
     });

@@ -12,6 +12,12 @@
 //   GET  /__stats  -> {grants:{authorization_code:n, refresh_token:n},
 //                      issued:{access_tokens:[...], refresh_tokens:[...]}, faulted:{mode:n}, mode}
 //   POST /__mode   {"token":"normal"|"hang"|"500"|"garbage"} -> how the token endpoint answers
+//   POST /__forget {"access_token":"..."} -> drops that access token only (its grant and refresh
+//                  token stay), so the next use of it at /me is a 401: {forgotten:bool}
+//   /__stats also counts userinfo answers: userinfo:{ok:n, refused:n}
+//
+// Access tokens are refused at /me from the second they expire (clockTolerance 0; oidc-provider's
+// default would accept them for 15 s more).
 //   GET  /__keycheck?appid=K (or x-api-key / Authorization) -> 200 unless K is empty or "bad..."
 
 // Prints "provider ready <issuer>" on stdout once listening.
@@ -62,6 +68,7 @@ const provider = new Provider(issuer, {
         IdToken: 3600,
     },
     cookies: { keys: ['tether-tests-only-cookie-key'] },
+    clockTolerance: 0,
     findAccount: async (ctx, sub) => ({
         accountId: sub,
         claims: async () => ({
@@ -78,6 +85,7 @@ const stats = {
     grants: { authorization_code: 0, refresh_token: 0 },
     issued: { access_tokens: [], refresh_tokens: [] },
     faulted: {}, // token requests answered by a fault mode, by mode
+    userinfo: { ok: 0, refused: 0 },
 };
 let tokenMode = 'normal';
 const hanging = new Set();
@@ -139,6 +147,24 @@ provider.use(async (ctx, next) => {
         ctx.body = JSON.stringify({ token: tokenMode });
         return;
     }
+    if (ctx.path === '/__forget' && ctx.method === 'POST') {
+        let body;
+        try {
+            body = await readJson(ctx.req);
+        } catch {
+            ctx.status = 400;
+            ctx.body = 'bad json';
+            return;
+        }
+        const token =
+            typeof body.access_token === 'string'
+                ? await provider.AccessToken.find(body.access_token)
+                : undefined;
+        if (token) await token.destroy();
+        ctx.type = 'application/json';
+        ctx.body = JSON.stringify({ forgotten: Boolean(token) });
+        return;
+    }
     if (ctx.path === '/token' && ctx.method === 'POST' && tokenMode !== 'normal') {
         stats.faulted[tokenMode] = (stats.faulted[tokenMode] ?? 0) + 1;
         if (tokenMode === 'hang') {
@@ -169,7 +195,11 @@ provider.use(async (ctx, next) => {
         ctx.body = '<html><body>this is not json</body></html>';
         return;
     }
-    await next();
+    try {
+        await next();
+    } finally {
+        if (ctx.path === '/me') stats.userinfo[ctx.status === 200 ? 'ok' : 'refused'] += 1;
+    }
     if (ctx.path === '/token' && ctx.method === 'POST') {
         const gt = ctx.oidc?.params?.grant_type;
         if (gt && gt in stats.grants) stats.grants[gt] += 1;

@@ -64,8 +64,7 @@ open_store(void)
 }
 
 static int
-add_account(struct store *s, const char *project, const char *id, unsigned n,
-            int64_t link_expires)
+add_account(struct store *s, const char *project, const char *id, unsigned n, int64_t link_expires)
 {
     struct st_account a = {0};
     struct st_link l = {0};
@@ -169,7 +168,7 @@ TEST(pg_events_match_changes)
     ASSERT_EQ(sql_num("SELECT count(*) FROM accounts WHERE id = 'ca_x'"), 0);
 }
 
-/* ---- change notices --------------------------------------------------------------------------- */
+/* ---- change notices -------------------------------------------------------------------------- */
 
 struct heard {
     pthread_mutex_t mu;
@@ -216,7 +215,7 @@ TEST(pg_listen_hears_other_node)
     struct heard h = {.mu = PTHREAD_MUTEX_INITIALIZER};
     ASSERT_EQ(store_listen(a, on_change, &h), 0);
     ASSERT_EQ(store_listen(a, on_change, &h), -1); /* once */
-    usleep(200 * 1000);                           /* the LISTEN is in place */
+    usleep(200 * 1000);                            /* the LISTEN is in place */
     ASSERT_EQ(store_project_create(b, "pr_a", "A"), 0);
     ASSERT_EQ(add_account(b, "pr_a", "ca_quiet", 1, 0), 0);
     ASSERT_EQ(add_account(b, "pr_a", "ca_1", 2, 0), 0);
@@ -227,7 +226,7 @@ TEST(pg_listen_hears_other_node)
     fprintf(stderr, "  notice heard %.2f ms after the commit returned\n",
             (double)(at - t0) / 1000.0);
     ASSERT_EQ(heard_wait(&h, "ca_quiet", 0), -1); /* creation is not announced */
-    for (int i = 0; i < 5; i++) { /* warm: statements prepared, connections open */
+    for (int i = 0; i < 5; i++) {                 /* warm: statements prepared, connections open */
         char id[STORE_ID];
         snprintf(id, sizeof id, "ca_w%d", i);
         ASSERT_EQ(add_account(b, "pr_a", id, 10 + (unsigned)i, 0), 0);
@@ -267,7 +266,7 @@ TEST(pg_listen_replays_after_reconnect)
     store_close(a);
 }
 
-/* ---- background work shared by nodes ---------------------------------------------------------- */
+/* ---- background work shared by nodes --------------------------------------------------------- */
 
 struct sweep {
     struct store *s;
@@ -405,9 +404,8 @@ TEST(pg_refresh_lease_single_flight)
     unsigned char creds[8] = "newcreds";
     ASSERT_EQ(store_account_refresh_save(b, "ca_r", "someone/else", creds, 8, NULL, 5000, 0),
               STORE_NOTFOUND);
-    ASSERT_EQ(store_account_refresh_save(b, "ca_r", c[winner].owner, creds, 8, "{\"r\":1}", 5000,
-                                         0),
-              0);
+    ASSERT_EQ(
+        store_account_refresh_save(b, "ca_r", c[winner].owner, creds, 8, "{\"r\":1}", 5000, 0), 0);
     struct st_account got = {0};
     ASSERT_EQ(store_account_get(a, "pr_a", "ca_r", &got), 0);
     ASSERT_EQ(got.expires_at, 5000);
@@ -622,6 +620,75 @@ TEST(pg_sealed_page_and_replace)
     ASSERT_EQ(n, 0);
     free(x);
     store_close(s);
+}
+
+/* ---- tether db copy -------------------------------------------------------------------------- */
+
+TEST(pg_copy_from_sqlite)
+{
+    reset();
+    char dir[] = "/tmp/test_store_pg.XXXXXX", err[512] = "";
+    ASSERT(mkdtemp(dir) != NULL);
+    struct store *q = NULL;
+    ASSERT_EQ(store_open(dir, &q, err, sizeof err), 0);
+    ASSERT_EQ(store_project_create(q, "pr_a", "Alpha"), 0);
+    unsigned char h[STORE_HASH] = {'K', 1};
+    ASSERT_EQ(store_key_create(q, "ak_1", "pr_a", h, "tk_live_Ab"), 0);
+    struct st_webhook w = {0};
+    unsigned char sec[3] = {1, 2, 3};
+    snprintf(w.id, sizeof w.id, "we_1");
+    snprintf(w.project_id, sizeof w.project_id, "pr_a");
+    w.url = (char *)"https://hooks.example/x";
+    w.events = (char *)"[]";
+    w.secret_enc = sec;
+    w.secret_len = sizeof sec;
+    ASSERT_EQ(store_webhook_create(q, &w), 0);
+    unsigned char creds[5] = {0, 1, 2, 0, 3};
+    for (unsigned i = 0; i < 30; i++) {
+        char id[STORE_ID];
+        snprintf(id, sizeof id, "ca_%u", i);
+        ASSERT_EQ(add_account(q, "pr_a", id, i, 0), 0);
+        if (i % 2 == 0)
+            ASSERT_EQ(store_account_activate(q, id, creds, sizeof creds, "{\"x\":1}", 7), 0);
+    }
+    store_close(q);
+
+    int64_t rows = 0;
+    ASSERT_EQ(store_copy(dir, pg_url(), &rows, err, sizeof err), 0);
+    fprintf(stderr, "  copied %lld rows\n", (long long)rows);
+    /* 1 project, 1 key, 1 endpoint, 30 accounts, 30 links, 45 events, 45 deliveries */
+    ASSERT_EQ(rows, 153);
+    ASSERT_EQ(store_copy(dir, pg_url(), &rows, err, sizeof err), -1);
+    ASSERT(strstr(err, "already") != NULL);
+    ASSERT_EQ(store_copy(pg_url(), pg_url(), &rows, err, sizeof err), -1);
+
+    struct store *s = open_store();
+    struct st_api_key k = {0};
+    ASSERT_EQ(store_key_lookup(s, h, &k), 0);
+    ASSERT_STR(k.project_id, "pr_a");
+    struct st_account a = {0};
+    ASSERT_EQ(store_account_get(s, "pr_a", "ca_4", &a), 0);
+    ASSERT_STR(a.status, "ACTIVE");
+    ASSERT_EQ(a.creds_len, sizeof creds);
+    ASSERT(memcmp(a.creds_enc, creds, sizeof creds) == 0);
+    ASSERT_EQ(a.expires_at, 7);
+    st_account_clear(&a);
+    unsigned char th[STORE_HASH] = {'T'};
+    unsigned n3 = 3;
+    memcpy(th + 1, &n3, sizeof n3);
+    struct st_link l = {0};
+    ASSERT_EQ(store_link_get(s, th, &l), 0);
+    ASSERT_STR(l.account_id, "ca_3");
+    st_link_clear(&l);
+    /* new rows continue after the copied ones */
+    ASSERT_EQ(store_account_activate(s, "ca_3", NULL, 0, NULL, 0), 0);
+    ASSERT_EQ(sql_num("SELECT max(seq) FROM events"), 46);
+    ASSERT_EQ(sql_num("SELECT max(seq) FROM webhook_deliveries"), 46);
+    ASSERT_EQ(sql_num("SELECT count(*) FROM webhook_deliveries"), 46);
+    store_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_EQ(system(cmd), 0);
 }
 
 int
