@@ -94,6 +94,7 @@ start_tether() {
     mkdir -p "$WORK/$name-data"
     env -u TETHER_LISTEN -u TETHER_PUBLIC_URL -u TETHER_DATA_DIR -u TETHER_DATABASE_URL \
         -u TETHER_CATALOG_DIR -u TETHER_LINK_TTL TETHER_API_KEY="$KEY" \
+        TETHER_RATE_API=0 TETHER_RATE_PAGES=0 \
         taskset -c "$SERVER_CORE" "$BIN" serve --data-dir "$WORK/$name-data" --allow-http "$@" \
         >"$WORK/$name.log" 2>&1 &
     T_PID=$!

@@ -32,6 +32,12 @@ api_auth_config_get(struct http_req *r)
         api_fail(r, &e);
         return;
     }
+    const char *ids[] = {ac.id, NULL};
+    struct st_account_query q = {.project_id = api_project(r), .auth_config_ids = ids, .limit = 1};
+    struct st_account_page page = {0};
+    if (store_account_list(api_core(r)->store, &q, &page) == 0)
+        ac.connections = page.total;
+    st_account_page_clear(&page);
     http_reply_json(r, 200, api_auth_config_json(&ac));
     st_auth_config_clear(&ac);
 }

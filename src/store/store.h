@@ -107,7 +107,9 @@ struct st_auth_config {
     char *extra;               /* JSON object text: other fields the app sent; never NULL on read */
     int64_t created_at;
     int64_t updated_at;
-    int64_t connections;       /* filled by get/list: accounts using it */
+    int64_t connections;       /* filled by list only: accounts using it (get and newest are on
+                                  the connection path and leave it 0; count with
+                                  store_account_list filtered by auth_config_ids) */
 };
 void st_auth_config_clear(struct st_auth_config *c);
 

@@ -49,10 +49,12 @@
 #define PROJECT_COLS "id, name, settings, created_at"
 #define KEY_COLS "id, project_id, hint, created_at, revoked_at"
 #define APP_COLS "toolkit, client_id, secret_enc, scopes"
-#define AC_COLS                                                                                    \
+#define AC_BASE_COLS                                                                               \
     "c.id, c.project_id, c.toolkit, c.auth_scheme, c.name, c.is_managed, c.disabled, "             \
-    "c.client_id, c.secret_enc, c.scopes, c.extra, c.created_at, c.updated_at, "                   \
-    "(SELECT count(*) FROM accounts a WHERE a.auth_config_id = c.id)"
+    "c.client_id, c.secret_enc, c.scopes, c.extra, c.created_at, c.updated_at, "
+#define AC_COLS AC_BASE_COLS "(SELECT count(*) FROM accounts a WHERE a.auth_config_id = c.id)"
+/* For lookups on the connection path: the count grows with the accounts, so it is left out (0). */
+#define AC_COLS_NO_COUNT AC_BASE_COLS "0"
 #define SESSION_COLS "id, project_id, user_id, config, version, created_at, updated_at"
 #define ACCOUNT_COLS                                                                               \
     "id, project_id, user_id, toolkit, auth_config_id, status, status_reason, is_disabled, "       \
@@ -167,8 +169,9 @@ static const char *const ssql[S__COUNT] = {
     [S_AC_INSERT] = "INSERT INTO auth_configs (id, project_id, toolkit, auth_scheme, name, "
                     "is_managed, disabled, client_id, secret_enc, scopes, extra, created_at, "
                     "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    [S_AC_GET] = "SELECT " AC_COLS " FROM auth_configs c WHERE c.project_id = $1 AND c.id = $2",
-    [S_AC_NEWEST] = "SELECT " AC_COLS " FROM auth_configs c WHERE c.project_id = $1 "
+    [S_AC_GET] = "SELECT " AC_COLS_NO_COUNT " FROM auth_configs c "
+                 "WHERE c.project_id = $1 AND c.id = $2",
+    [S_AC_NEWEST] = "SELECT " AC_COLS_NO_COUNT " FROM auth_configs c WHERE c.project_id = $1 "
                     "AND c.toolkit = $2 AND c.disabled = 0 "
                     "AND ($3::bigint < 0 OR c.is_managed = $3::bigint) "
                     "ORDER BY c.created_at DESC, c.id DESC LIMIT 1",

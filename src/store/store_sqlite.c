@@ -105,7 +105,8 @@ static const char *const rsql[R__COUNT] = {
     [R_KEY_ALL] = "SELECT " KEY_COLS " FROM api_keys WHERE project_id = ?1 "
                   "ORDER BY created_at, rowid LIMIT ?2",
     [R_APP_GET] = "SELECT " APP_COLS " FROM managed_apps WHERE toolkit = ?1",
-    [R_AC_GET] = "SELECT " AC_COLS " FROM auth_configs c WHERE c.project_id = ?1 AND c.id = ?2",
+    [R_AC_GET] = "SELECT " AC_COLS_NO_COUNT " FROM auth_configs c "
+                 "WHERE c.project_id = ?1 AND c.id = ?2",
     [R_AC_NEWEST] = "SELECT " AC_COLS_NO_COUNT " FROM auth_configs c WHERE c.project_id = ?1 "
                     "AND c.toolkit = ?2 AND c.disabled = 0 AND (?3 < 0 OR c.is_managed = ?3) "
                     "ORDER BY c.created_at DESC, c.id DESC LIMIT 1",

@@ -103,6 +103,8 @@ api POST "/api/v3.1/tool_router/session/$SID/link" '{"toolkit":"github","callbac
 expect_status "link created" 201
 CA=$(jget .connected_account_id); LINK=$(jget .redirect_url)
 check "redirect_url is a Connect Link" grep -qE "^$URL/link/ln_[A-Za-z0-9_-]{43}$" <<<"$LINK"
+api GET /api/v3.1/auth_configs/$AC
+check "auth config counts its connections" [ "$(jget .no_of_connections)" -ge 1 ]
 api GET /api/v3.1/connected_accounts/$CA; expect_status "get account" 200
 check "new account is INITIATED" [ "$(jget .status)" = INITIATED ]
 api GET /api/v3.1/connected_accounts/ca_AAAAAAAAAAAA; expect_status "unknown account -> 404" 404

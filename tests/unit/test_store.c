@@ -394,13 +394,23 @@ TEST(store_auth_configs)
     ASSERT_STR(c.id, "ac_1");
     st_auth_config_clear(&c);
 
-    /* connections counts accounts using the config */
+    /* get leaves connections out (it is on the connection path); the list counts them */
     ASSERT_EQ(add_account(s, "pr_a", "ca_1", "u1", "gmail", 0, 1, 0), 0);
     ASSERT_EQ(store_auth_config_get(s, "pr_a", "ac_gmail", &c), STORE_NOTFOUND);
     ASSERT_EQ(add_config(s, "pr_a", "ac_gmail", "gmail", "counted", 1, 5000), 0);
     ASSERT_EQ(store_auth_config_get(s, "pr_a", "ac_gmail", &c), 0);
-    ASSERT_EQ(c.connections, 1);
+    ASSERT_EQ(c.connections, 0);
     st_auth_config_clear(&c);
+    struct st_auth_config_query cq = {.project_id = "pr_a", .toolkit = "gmail", .managed = -1,
+                                      .limit = 10};
+    struct st_auth_config_page cp = {0};
+    ASSERT_EQ(store_auth_config_list(s, &cq, &cp), 0);
+    int64_t counted = -1;
+    for (size_t i = 0; i < cp.n; i++)
+        if (strcmp(cp.items[i].id, "ac_gmail") == 0)
+            counted = cp.items[i].connections;
+    st_auth_config_page_clear(&cp);
+    ASSERT_EQ(counted, 1);
 
     struct st_auth_config_query q = {.project_id = "pr_a", .managed = -1, .limit = 2};
     struct st_auth_config_page pg = {0};
