@@ -7,7 +7,8 @@
 # Knobs (environment): BENCH_SECONDS (wrk duration per scenario, 8), BENCH_CONNS (64),
 #   WAKE_RUNS (200), FLOW_SECONDS (8), FLOW_CONCURRENCY (8), WAITER_ACCOUNTS (100),
 #   WAITERS_PER_ACCOUNT (100), WAITER_LINK_TTL (15), STARTUP_RUNS (5), BENCH_ONLY (scenario
-#   numbers to run, e.g. "1 6"; 1-3 run together, 5 and 7 run together, 4 needs 1's account).
+#   numbers to run, e.g. "1 6"; 1-3 run together, 5 and 7 run together, 4 needs 1's account;
+#   9 runs bench/nodes.sh: 1, 2 and 3 nodes on a throwaway PostgreSQL).
 #
 # Every process started here is stopped by its pid when the script ends, also on failure or ^C;
 # the temporary directory is removed. All traffic stays on 127.0.0.1.
@@ -408,4 +409,16 @@ want 4 && bench_nginx
 { want 5 || want 7; } && bench_oauth
 want 6 && bench_waiters
 print_table
+# 9: several nodes on one PostgreSQL (bench/nodes.sh prints its own Markdown table and limits)
+if want 9; then
+    echo
+    echo "== 9. link creation and account reads with 1, 2 and 3 nodes on PostgreSQL"
+    if BUILD=$BUILD bench/nodes.sh >"$WORK/nodes.md"; then
+        cat "$WORK/nodes.md"
+        { echo; echo "## Several nodes"; echo; cat "$WORK/nodes.md"; } >>"$OUT_MD"
+    else
+        echo "bench: the multi-node scenario did not run to completion" >&2
+        FAILED=$((FAILED + 1))
+    fi
+fi
 [ "$FAILED" -eq 0 ] || { echo "bench: $FAILED scenario(s) did not run to completion" >&2; exit 1; }
