@@ -96,7 +96,7 @@ static void
 write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL); /* the client may close first */
         if (w <= 0)
             return;
         p += w;
