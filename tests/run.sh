@@ -76,7 +76,7 @@ for suite in "${suites[@]}"; do
     fi
     for t in tests/node/*.test.mjs; do
       [ -f "$t" ] && run_one "node/$(basename "$t" .test.mjs)" \
-        node --test --test-reporter=tap --test-timeout=180000 "$t"
+        node --test --test-reporter=tap --test-timeout=300000 "$t"
     done ;;
   pg)
     echo "== pg (PostgreSQL 15: store, REST API, SDK connect, three nodes)"
@@ -92,7 +92,7 @@ for suite in "${suites[@]}"; do
       bash tests/integration/api.sh
     for t in sdk_connect multinode; do
       run_one "pg/node/$t" env TETHER_TEST_DATABASE_URL="$pg_url" \
-        node --test --test-reporter=tap --test-timeout=180000 "tests/node/$t.test.mjs"
+        node --test --test-reporter=tap --test-timeout=300000 "tests/node/$t.test.mjs"
     done
     scripts/pg.sh stop "$PG_DIR"; PG_DIR="" ;;
   *) echo "unknown suite $suite"; exit 2 ;;

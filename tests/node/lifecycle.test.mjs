@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { api, completeConnectLink, sleep, startStack, waitAccount } from './lib/harness.mjs';
 import { startReceiver } from './lib/webhook_receiver.mjs';
 
-const SOAK_S = Number(process.env.LIFECYCLE_SOAK_S || 20);
+const SOAK_S = Number(process.env.LIFECYCLE_SOAK_S || 120); // the issue asks for minutes
 const CLIENT = { client_id: 'tether-post', client_secret: 'tether-post-secret' };
 
 async function authConfig(t) {
@@ -78,7 +78,7 @@ describe('background refresh and failures (access tokens live 4 s)', () => {
         await stack?.stop();
     });
 
-    test(`accounts stay ACTIVE for ${SOAK_S} s on background refresh alone`, { timeout: 120000 }, async () => {
+    test(`accounts stay ACTIVE for ${SOAK_S} s on background refresh alone`, { timeout: (SOAK_S + 90) * 1000 }, async () => {
         const ids = [];
         for (const u of ['soak_a', 'soak_b', 'soak_c']) ids.push(await connect(t, ac, u));
         const before0 = (await stack.provider.stats()).grants.refresh_token;
