@@ -45,10 +45,8 @@ merge_strings(json_t *dst, const json_t *src)
         json_object_set_new(dst, k, json_stringn(json_string_value(v), json_string_length(v)));
 }
 
-/* The secrets object (public fields, sealed fields, access_token) and the token's obtained_at;
- * NULL when the sealed value cannot be opened. */
-static json_t *
-open_secrets(struct core *c, const struct st_account *a, int64_t *obtained_at)
+json_t *
+credentials_open(struct core *c, const struct st_account *a)
 {
     char ctx[STORE_ID + 4], *pt = NULL;
     size_t n = 0;
@@ -62,6 +60,17 @@ open_secrets(struct core *c, const struct st_account *a, int64_t *obtained_at)
         json_decref(creds);
         return NULL;
     }
+    return creds;
+}
+
+/* The secrets object (public fields, sealed fields, access_token) and the token's obtained_at;
+ * NULL when the sealed value cannot be opened. */
+static json_t *
+open_secrets(struct core *c, const struct st_account *a, int64_t *obtained_at)
+{
+    json_t *creds = credentials_open(c, a);
+    if (creds == NULL)
+        return NULL;
     json_t *out = json_object(), *data = json_loads(a->data ? a->data : "{}", 0, NULL);
     merge_strings(out, json_object_get(data, "fields"));
     json_decref(data);
@@ -160,8 +169,10 @@ credentials_get(struct core *c, const char *project_id, const char *account_id, 
     int expired = rejected || (u.expires_at > 0 && now >= u.expires_at);
     if (expired && wake != NULL) {
         credentials_clear(&u);
-        err_set(e, ERR_UNAVAILABLE, "the access token of '%s' expired and could not be refreshed "
-                                    "yet", account_id);
+        err_set(e, ERR_UNAVAILABLE,
+                "the access token of '%s' expired and could not be refreshed "
+                "yet",
+                account_id);
         err_fix(e, "retry shortly; tether keeps trying in the background");
         return CRED_ERROR;
     }
@@ -170,7 +181,6 @@ credentials_get(struct core *c, const char *project_id, const char *account_id, 
 }
 
 /* ---- reconnect ------------------------------------------------------------------------------- */
-
 
 int
 credentials_reconnect(struct core *c, const char *project_id, const char *account_id,
@@ -189,7 +199,8 @@ credentials_reconnect(struct core *c, const char *project_id, const char *accoun
     if (callback_url && links_check_callback(c, project_id, callback_url, e) != 0)
         return -1;
     int64_t now = time_now_ms();
-    struct st_link l = {.callback_url = (char *)callback_url, .created_at = now,
+    struct st_link l = {.callback_url = (char *)callback_url,
+                        .created_at = now,
                         .expires_at = now + c->link_ttl_ms};
     ids_token(out->token, sizeof out->token, "ln_");
     vault_hash(c->vault, out->token, l.token_hash);
@@ -238,9 +249,9 @@ credentials_revoke_requests(struct core *c, const struct st_account *a,
     for (int i = 0; i < 2; i++) {
         const char *tok = json_string_value(json_object_get(creds, kinds[i]));
         struct outbound_req *r =
-            tok && tok[0] ? oauth_revoke_request(s, &oc, tok, kinds[i],
-                                                 json_object_get(data, "fields"))
-                          : NULL;
+            tok && tok[0]
+                ? oauth_revoke_request(s, &oc, tok, kinds[i], json_object_get(data, "fields"))
+                : NULL;
         if (r == NULL)
             continue;
         r->timeout_ms = 10000;
@@ -259,8 +270,8 @@ credentials_revoke_requests(struct core *c, const struct st_account *a,
 /* ---- key rotation ---------------------------------------------------------------------------- */
 
 static const char *const SEALED_PREFIX[SEALED__COUNT] = {
-    [SEALED_ACCOUNT] = "ca",     [SEALED_LINK] = "pkce",   [SEALED_AUTH_CONFIG] = "ac",
-    [SEALED_APP] = "app",        [SEALED_WEBHOOK] = "wh",  [SEALED_WEBHOOK_PREV] = "wh",
+    [SEALED_ACCOUNT] = "ca", [SEALED_LINK] = "pkce",  [SEALED_AUTH_CONFIG] = "ac",
+    [SEALED_APP] = "app",    [SEALED_WEBHOOK] = "wh", [SEALED_WEBHOOK_PREV] = "wh",
 };
 
 #define RESEAL_BATCH 200
@@ -312,11 +323,10 @@ credentials_reseal_pass(struct core *c, size_t *resealed, size_t *stale, size_t 
         for (;;) {
             struct st_sealed *items = NULL;
             size_t n = 0;
-            if (store_sealed_page(c->store, (enum st_sealed_kind)k, after, after_len,
-                                  RESEAL_BATCH, &items, &n) != 0)
+            if (store_sealed_page(c->store, (enum st_sealed_kind)k, after, after_len, RESEAL_BATCH,
+                                  &items, &n) != 0)
                 return -1;
-            int rc = reseal_page(c, (enum st_sealed_kind)k, items, n, resealed, stale,
-                                 unreadable);
+            int rc = reseal_page(c, (enum st_sealed_kind)k, items, n, resealed, stale, unreadable);
             if (n > 0) {
                 memcpy(after, items[n - 1].key, items[n - 1].key_len);
                 after_len = items[n - 1].key_len;

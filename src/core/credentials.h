@@ -38,6 +38,10 @@ struct cred_use {
 };
 void credentials_clear(struct cred_use *u); /* safe on a zeroed struct */
 
+/* The account's sealed credentials as a JSON object (new reference; its strings are secrets:
+ * wipe them before releasing), or NULL when there are none or they cannot be opened. */
+json_t *credentials_open(struct core *c, const struct st_account *a);
+
 /* Usable credentials for account_id in project_id.
  *   CRED_READY: *out filled.
  *   CRED_WAIT: a refresh is running; wake(arg) runs exactly once (refresh done or failed, or a

@@ -17,11 +17,11 @@
 #include "core/events.h"
 #include "oauth/oauth.h"
 
-#define LEASE_MS 60000          /* longer than any refresh request may take */
+#define LEASE_MS 60000 /* longer than any refresh request may take */
 #define REQUEST_TIMEOUT_MS 15000
-#define BUSY_WAIT_MS 20000      /* how long a worker waits for another node's refresh */
+#define BUSY_WAIT_MS 20000 /* how long a worker waits for another node's refresh */
 #define QUEUE_MAX 10000
-#define DUE_BATCH 200           /* accounts queued per scheduler tick */
+#define DUE_BATCH 200 /* accounts queued per scheduler tick */
 #define BACKOFF_BASE_MS 5000
 #define BACKOFF_MAX_MS (15 * 60 * 1000)
 #define WORKERS_MAX 32
@@ -55,7 +55,8 @@ static struct {
     char key_dir[1024];
     time_t key_mtime;
     char node[48];
-} R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+} R = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .cv = PTHREAD_COND_INITIALIZER,
        .tick = PTHREAD_COND_INITIALIZER};
 
 const char *
@@ -185,13 +186,13 @@ backoff(int failures)
 static enum refresh_outcome
 fail(struct ctx *x, int expire, int64_t retry_at)
 {
-    int rc = store_account_refresh_fail(x->c->store, x->a.id, x->owner, expire, x->reason,
-                                        retry_at);
+    int rc =
+        store_account_refresh_fail(x->c->store, x->a.id, x->owner, expire, x->reason, retry_at);
     if (rc != 0)
         log_warn("refresh.lost", "account=%s rc=%d", x->a.id, rc);
     char q[320];
-    log_info(expire ? "account.expired" : "account.refresh_failed", "account=%s reason=%s",
-             x->a.id, log_quote(x->reason, q, sizeof q));
+    log_info(expire ? "account.expired" : "account.refresh_failed", "account=%s reason=%s", x->a.id,
+             log_quote(x->reason, q, sizeof q));
     events_account_changed(x->c, x->a.id);
     return expire ? REFRESH_EXPIRED : REFRESH_RETRY;
 }
@@ -200,25 +201,6 @@ static enum refresh_outcome
 soft_fail(struct ctx *x)
 {
     return fail(x, 0, time_now_ms() + backoff(x->failures));
-}
-
-/* Opens the sealed credentials (a JSON object), or NULL. */
-static json_t *
-open_creds(struct core *c, const struct st_account *a)
-{
-    char ctx[STORE_ID + 4], *pt = NULL;
-    size_t n = 0;
-    snprintf(ctx, sizeof ctx, "ca|%s", a->id);
-    if (a->creds_enc == NULL ||
-        vault_unseal(c->vault, ctx, a->creds_enc, a->creds_len, &pt, &n) != 0)
-        return NULL;
-    json_t *j = json_loadb(pt, n, 0, NULL);
-    vault_free_secret(pt, n);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
 }
 
 /* Wipes the strings of a credentials object and drops it. */
@@ -247,12 +229,12 @@ save(struct ctx *x, json_t *old, const struct oauth_tokens *t)
     const char *rt = t->refresh_token ? t->refresh_token
                                       : json_string_value(json_object_get(old, "refresh_token"));
     const char *scope = t->scope ? t->scope : json_string_value(json_object_get(old, "scope"));
-    const char *idt = t->id_token ? t->id_token
-                                  : json_string_value(json_object_get(old, "id_token"));
-    json_t *creds = json_pack("{ss ss* ss ss* ss* sI sI}", "access_token", t->access_token,
-                              "refresh_token", rt, "token_type", t->token_type, "scope", scope,
-                              "id_token", idt, "obtained_at", (json_int_t)now, "expires_at",
-                              (json_int_t)exp);
+    const char *idt =
+        t->id_token ? t->id_token : json_string_value(json_object_get(old, "id_token"));
+    json_t *creds =
+        json_pack("{ss ss* ss ss* ss* sI sI}", "access_token", t->access_token, "refresh_token", rt,
+                  "token_type", t->token_type, "scope", scope, "id_token", idt, "obtained_at",
+                  (json_int_t)now, "expires_at", (json_int_t)exp);
     json_t *data = json_loads(x->a.data ? x->a.data : "{}", 0, NULL);
     if (!json_is_object(data)) {
         json_decref(data);
@@ -299,8 +281,8 @@ build_request(struct ctx *x, json_t *creds, int *expire)
     const struct catalog_toolkit *t = catalog_get(x->a.toolkit);
     struct st_auth_config ac = {0};
     const struct catalog_scheme *s = NULL;
-    if (t != NULL && store_auth_config_get(x->c->store, x->a.project_id, x->a.auth_config_id,
-                                           &ac) == 0)
+    if (t != NULL &&
+        store_auth_config_get(x->c->store, x->a.project_id, x->a.auth_config_id, &ac) == 0)
         s = catalog_scheme(t, ac.auth_scheme);
     const char *rt = json_string_value(json_object_get(creds, "refresh_token"));
     struct outbound_req *r = NULL;
@@ -338,7 +320,7 @@ build_request(struct ctx *x, json_t *creds, int *expire)
 static enum refresh_outcome
 run_claimed(struct ctx *x)
 {
-    json_t *creds = open_creds(x->c, &x->a);
+    json_t *creds = credentials_open(x->c, &x->a);
     if (creds == NULL) {
         snprintf(x->reason, sizeof x->reason, "the credentials cannot be opened");
         return fail(x, 0, time_now_ms() + BACKOFF_MAX_MS);
@@ -347,8 +329,10 @@ run_claimed(struct ctx *x)
     struct outbound_req *r = build_request(x, creds, &expire);
     if (r == NULL) {
         creds_free(creds);
-        return fail(x, expire, expire ? 0 : x->a.expires_at > 0 ? x->a.expires_at
-                                                                : time_now_ms() + BACKOFF_MAX_MS);
+        return fail(x, expire,
+                    expire                ? 0
+                    : x->a.expires_at > 0 ? x->a.expires_at
+                                          : time_now_ms() + BACKOFF_MAX_MS);
     }
     struct outbound_res res;
     int rc = outbound_perform(r, &res);
@@ -365,7 +349,7 @@ run_claimed(struct ctx *x)
     } else {
         snprintf(x->reason, sizeof x->reason, "refresh refused: %s: %.200s", code, detail);
         out = res.status >= 400 && res.status < 500 && is_grant_gone(code) ? fail(x, 1, 0)
-                                                                          : soft_fail(x);
+                                                                           : soft_fail(x);
     }
     oauth_tokens_clear(&t);
     if (res.body)
@@ -545,8 +529,8 @@ refresh_start(struct core *c, const struct refresh_options *o)
             break;
     R.nworkers = started;
     int background = o == NULL || o->background;
-    R.have_scheduler = pthread_create(&R.scheduler, NULL, scheduler_main,
-                                      (void *)(intptr_t)background) == 0;
+    R.have_scheduler =
+        pthread_create(&R.scheduler, NULL, scheduler_main, (void *)(intptr_t)background) == 0;
     if (started == 0 || !R.have_scheduler) {
         refresh_stop();
         return -1;

@@ -205,16 +205,14 @@ fsync_dir(const char *dir)
     }
 }
 
-/* Writes text to a private temporary file and links it into place, so a reader never sees a
- * half-written key file. 0 when this call created the file, 1 when another process won the race,
- * -1 on error. */
+/* Writes text, synced, to a private (0600) temporary file in dir whose name goes to tmp. 0, or -1
+ * with err (nothing left behind). */
 static int
-create_key_file(const char *dir, const char *path, const char *text, size_t len, char *err,
-                size_t errlen)
+write_temp_key_file(const char *dir, char tmp[4096], const char *text, size_t len, char *err,
+                    size_t errlen)
 {
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", dir, KEY_FILE, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp) {
+    int n = snprintf(tmp, 4096, "%s/.%s.%ld.tmp", dir, KEY_FILE, (long)getpid());
+    if (n < 0 || n >= 4096) {
         set_err(err, errlen, "data directory path is too long");
         return -1;
     }
@@ -231,6 +229,19 @@ create_key_file(const char *dir, const char *path, const char *text, size_t len,
         return -1;
     }
     close(fd);
+    return 0;
+}
+
+/* Writes text to a private temporary file and links it into place, so a reader never sees a
+ * half-written key file. 0 when this call created the file, 1 when another process won the race,
+ * -1 on error. */
+static int
+create_key_file(const char *dir, const char *path, const char *text, size_t len, char *err,
+                size_t errlen)
+{
+    char tmp[4096];
+    if (write_temp_key_file(dir, tmp, text, len, err, errlen) != 0)
+        return -1;
     int rc = link(tmp, path);
     int saved = errno;
     unlink(tmp);
@@ -336,24 +347,8 @@ replace_key_file(const char *dir, const char *path, const char *text, size_t len
                  size_t errlen)
 {
     char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", dir, KEY_FILE, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        set_err(err, errlen, "data directory path is too long");
+    if (write_temp_key_file(dir, tmp, text, len, err, errlen) != 0)
         return -1;
-    }
-    (void)unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        set_err(err, errlen, "cannot create '%s': %s", tmp, strerror(errno));
-        return -1;
-    }
-    if (write_all(fd, text, len) != 0 || fsync(fd) != 0) {
-        set_err(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    close(fd);
     if (rename(tmp, path) != 0) {
         set_err(err, errlen, "cannot replace '%s': %s", path, strerror(errno));
         unlink(tmp);
