@@ -15,6 +15,7 @@ url         src/common/url.c src/common/buf.c src/common/utf8.c
 tmpl        src/common/tmpl.c src/common/buf.c
 tmpl_value  src/common/tmpl.c src/common/buf.c
 jsonv       src/common/jsonv.c src/common/err.c src/common/utf8.c
+jsonrpc     src/mcp/jsonrpc.c src/common/utf8.c
 catalog     src/catalog/catalog.c src/common/embedded.c
 session     src/core/sessions.c src/core/core.c src/common/ttlcache.c src/catalog/catalog.c src/common/embedded.c src/common/ids.c src/common/jsonv.c src/common/url.c src/common/buf.c src/common/utf8.c src/common/err.c src/common/log.c src/common/timeutil.c src/store/store.c src/store/store_sqlite.c src/store/migrations_sqlite.c src/store/store_pg.c src/store/migrations_pg.c pkg:sqlite3 pkg:libpq
 '

@@ -11,16 +11,11 @@
 #include "api/handlers.h"
 #include "core/metatools.h"
 #include "core/sessions.h"
+#include "mcp/jsonrpc.h"
 
 #ifndef TETHER_VERSION
 #define TETHER_VERSION "0.0.0"
 #endif
-
-#define RPC_PARSE_ERROR (-32700)
-#define RPC_INVALID_REQUEST (-32600)
-#define RPC_METHOD_NOT_FOUND (-32601)
-#define RPC_INVALID_PARAMS (-32602)
-#define RPC_INTERNAL_ERROR (-32603)
 
 static const char *const VERSIONS[] = {"2025-06-18", "2025-03-26", "2024-11-05", NULL};
 
@@ -58,32 +53,11 @@ state_free(void *p)
 
 /* ---- JSON-RPC messages ----------------------------------------------------------------------- */
 
-static json_t *
-rpc_result(json_t *id, json_t *result)
-{
-    return json_pack("{ss sO so}", "jsonrpc", "2.0", "id", id ? id : json_null(), "result", result);
-}
-
-static json_t *rpc_error(json_t *id, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static json_t *
-rpc_error(json_t *id, int code, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return json_pack("{ss sO s{si ss}}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error",
-                     "code", code, "message", msg);
-}
-
 /* Answers the whole POST with one JSON-RPC error (no usable message in it). */
 static void
 reply_rpc_error(struct http_req *r, unsigned status, int code, const char *msg)
 {
-    http_reply_json(r, status, rpc_error(NULL, code, "%s", msg));
+    http_reply_json(r, status, jsonrpc_error(NULL, code, "%s", msg));
 }
 
 /* ---- methods --------------------------------------------------------------------------------- */
@@ -93,10 +67,10 @@ do_initialize(json_t *id, const json_t *params)
 {
     json_t *pv = json_object_get(params, "protocolVersion");
     if (!json_is_object(params) || !json_is_string(pv))
-        return rpc_error(id, RPC_INVALID_PARAMS, "initialize needs params.protocolVersion");
+        return jsonrpc_error(id, RPC_INVALID_PARAMS, "initialize needs params.protocolVersion");
     const char *want = json_string_value(pv);
     const char *ver = mcp_version_supported(want) ? want : MCP_LATEST_VERSION;
-    return rpc_result(
+    return jsonrpc_result(
         id, json_pack("{ss s{s{sb}} s{ss ss ss} ss}", "protocolVersion", ver, "capabilities",
                       "tools", "listChanged", 0, "serverInfo", "name", "tether", "title", "tether",
                       "version", TETHER_VERSION, "instructions",
@@ -123,10 +97,11 @@ do_tools_list(struct http_req *r, struct mcp_state *st, json_t *id, const json_t
 {
     long off = read_cursor(params);
     if (off < 0)
-        return rpc_error(id, RPC_INVALID_PARAMS, "params.cursor is not a cursor from this server");
+        return jsonrpc_error(id, RPC_INVALID_PARAMS,
+                             "params.cursor is not a cursor from this server");
     json_t *all = metatools_list(api_core(r), &st->s);
     if (all == NULL)
-        return rpc_error(id, RPC_INTERNAL_ERROR, "cannot list the session's tools");
+        return jsonrpc_error(id, RPC_INTERNAL_ERROR, "cannot list the session's tools");
     json_t *tools = json_array();
     size_t n = json_array_size(all);
     for (size_t i = (size_t)off; i < n && i < (size_t)off + MCP_PAGE; i++) {
@@ -143,7 +118,7 @@ do_tools_list(struct http_req *r, struct mcp_state *st, json_t *id, const json_t
         json_object_set_new(res, "nextCursor", json_string(next));
     }
     json_decref(all);
-    return rpc_result(id, res);
+    return jsonrpc_result(id, res);
 }
 
 /* A finished execution as a tools/call result: its {data, error, log_id} as text. */
@@ -155,11 +130,11 @@ call_result(json_t *id, struct tool_exec *x)
     int is_error = json_is_string(json_object_get(body, "error"));
     json_decref(body);
     if (text == NULL)
-        return rpc_error(id, RPC_INTERNAL_ERROR, "out of memory");
+        return jsonrpc_error(id, RPC_INTERNAL_ERROR, "out of memory");
     json_t *res =
         json_pack("{s[{ss ss}] sb}", "content", "type", "text", "text", text, "isError", is_error);
     free(text);
-    return rpc_result(id, res);
+    return jsonrpc_result(id, res);
 }
 
 /* tools/call: a response, or NULL when the call is in flight (st->x set). */
@@ -168,9 +143,9 @@ do_tools_call(struct http_req *r, struct mcp_state *st, json_t *id, const json_t
 {
     json_t *name = json_object_get(params, "name"), *args = json_object_get(params, "arguments");
     if (!json_is_object(params) || !json_is_string(name))
-        return rpc_error(id, RPC_INVALID_PARAMS, "tools/call needs params.name");
+        return jsonrpc_error(id, RPC_INVALID_PARAMS, "tools/call needs params.name");
     if (args != NULL && !json_is_null(args) && !json_is_object(args))
-        return rpc_error(id, RPC_INVALID_PARAMS, "params.arguments must be an object");
+        return jsonrpc_error(id, RPC_INVALID_PARAMS, "params.arguments must be an object");
     struct exec_call call = {.project_id = api_project(r),
                              .session = &st->s,
                              .slug = json_string_value(name),
@@ -180,11 +155,11 @@ do_tools_call(struct http_req *r, struct mcp_state *st, json_t *id, const json_t
     struct err e;
     int rc = metatools_exec_start(api_core(r), &call, &x, &e);
     if (rc < 0)
-        return rpc_error(id,
-                         e.code == ERR_TOOL_NOT_FOUND || e.code == ERR_VALIDATION
-                             ? RPC_INVALID_PARAMS
-                             : RPC_INTERNAL_ERROR,
-                         "%s%s%s", e.message, e.fix[0] ? "; " : "", e.fix);
+        return jsonrpc_error(id,
+                             e.code == ERR_TOOL_NOT_FOUND || e.code == ERR_VALIDATION
+                                 ? RPC_INVALID_PARAMS
+                                 : RPC_INTERNAL_ERROR,
+                             "%s%s%s", e.message, e.fix[0] ? "; " : "", e.fix);
     if (rc == 1) {
         st->x = x;
         return NULL;
@@ -194,45 +169,6 @@ do_tools_call(struct http_req *r, struct mcp_state *st, json_t *id, const json_t
     return res;
 }
 
-/* Validates one message. 0 and *id / *method for a request (id NULL: a notification), 1 for a
- * message that needs no answer (a client's response), or -1 and *err the error response. */
-static int
-classify(json_t *msg, json_t **id, const char **method, json_t **err)
-{
-    *id = NULL;
-    *method = NULL;
-    if (!json_is_object(msg)) {
-        *err = rpc_error(NULL, RPC_INVALID_REQUEST, "a message must be a JSON object");
-        return -1;
-    }
-    json_t *v = json_object_get(msg, "jsonrpc"), *m = json_object_get(msg, "method");
-    json_t *i = json_object_get(msg, "id");
-    int id_ok = i == NULL || json_is_string(i) || json_is_integer(i);
-    if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0) {
-        *err = rpc_error(id_ok ? i : NULL, RPC_INVALID_REQUEST, "\"jsonrpc\" must be \"2.0\"");
-        return -1;
-    }
-    if (m == NULL && i != NULL &&
-        (json_object_get(msg, "result") != NULL || json_object_get(msg, "error") != NULL))
-        return 1;
-    if (!id_ok) {
-        *err = rpc_error(NULL, RPC_INVALID_REQUEST, "\"id\" must be a string or an integer");
-        return -1;
-    }
-    if (!json_is_string(m)) {
-        *err = rpc_error(i, RPC_INVALID_REQUEST, "\"method\" must be a string");
-        return -1;
-    }
-    json_t *p = json_object_get(msg, "params");
-    if (p != NULL && !json_is_object(p) && !json_is_array(p)) {
-        *err = rpc_error(i, RPC_INVALID_REQUEST, "\"params\" must be an object");
-        return -1;
-    }
-    *id = i;
-    *method = json_string_value(m);
-    return 0;
-}
-
 /* Works on one message: a response (new reference), NULL for none, or NULL with st->x set when a
  * tool call is in flight. */
 static json_t *
@@ -240,23 +176,23 @@ handle(struct http_req *r, struct mcp_state *st, json_t *msg)
 {
     json_t *id, *err = NULL;
     const char *method;
-    int k = classify(msg, &id, &method, &err);
+    int k = jsonrpc_classify(msg, &id, &method, &err);
     if (k != 0)
         return err;
     if (id == NULL)
         return NULL; /* notifications (initialized, cancelled, ...) need no answer */
     json_t *params = json_object_get(msg, "params");
     if (params != NULL && !json_is_object(params))
-        return rpc_error(id, RPC_INVALID_PARAMS, "params must be an object");
+        return jsonrpc_error(id, RPC_INVALID_PARAMS, "params must be an object");
     if (strcmp(method, "initialize") == 0)
         return do_initialize(id, params);
     if (strcmp(method, "ping") == 0)
-        return rpc_result(id, json_object());
+        return jsonrpc_result(id, json_object());
     if (strcmp(method, "tools/list") == 0)
         return do_tools_list(r, st, id, params);
     if (strcmp(method, "tools/call") == 0)
         return do_tools_call(r, st, id, params);
-    return rpc_error(id, RPC_METHOD_NOT_FOUND, "method '%.100s' is not supported", method);
+    return jsonrpc_error(id, RPC_METHOD_NOT_FOUND, "method '%.100s' is not supported", method);
 }
 
 /* ---- the request ----------------------------------------------------------------------------- */
@@ -325,36 +261,22 @@ messages_or_reply(struct http_req *r, json_t **msgs, int *batch)
     if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0) {
         http_reply_json(
             r, 415,
-            rpc_error(NULL, RPC_INVALID_REQUEST, "send JSON-RPC messages as application/json"));
+            jsonrpc_error(NULL, RPC_INVALID_REQUEST, "send JSON-RPC messages as application/json"));
         return -1;
     }
     const char *pv = http_header(r, "MCP-Protocol-Version");
     if (pv != NULL && !mcp_version_supported(pv)) {
-        http_reply_json(
-            r, 400,
-            rpc_error(NULL, RPC_INVALID_REQUEST, "unsupported MCP-Protocol-Version '%.40s'", pv));
+        http_reply_json(r, 400,
+                        jsonrpc_error(NULL, RPC_INVALID_REQUEST,
+                                      "unsupported MCP-Protocol-Version '%.40s'", pv));
         return -1;
     }
-    json_error_t je;
-    json_t *body = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-                              JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
-    if (body == NULL) {
-        http_reply_json(r, 400, rpc_error(NULL, RPC_PARSE_ERROR, "parse error: %.200s", je.text));
+    json_t *err = NULL;
+    if (jsonrpc_parse(r->body.data, r->body.len, MCP_MAX_BATCH, msgs, batch, &err) != 0) {
+        http_reply_json(r, 400, err);
         return -1;
     }
-    *batch = json_is_array(body);
-    size_t n = *batch ? json_array_size(body) : 1;
-    if (n == 0 || n > MCP_MAX_BATCH) {
-        json_decref(body);
-        http_reply_json(
-            r, 400,
-            n == 0 ? rpc_error(NULL, RPC_INVALID_REQUEST, "an empty batch is not a request")
-                   : rpc_error(NULL, RPC_INVALID_REQUEST, "a batch may hold at most %d messages",
-                               MCP_MAX_BATCH));
-        return -1;
-    }
-    *msgs = *batch ? body : json_pack("[o]", body);
-    return *msgs ? 0 : -1;
+    return 0;
 }
 
 void
