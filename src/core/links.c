@@ -262,10 +262,8 @@ links_begin_oauth(struct core *c, const struct link_view *v, const json_t *field
     char state[64], verifier[44], challenge[44];
     ids_token(state, sizeof state, "");
     oauth_pkce_pair(verifier, challenge);
-    json_t *blob = json_pack("{sssO}", "verifier", verifier, "fields",
-                             fields ? (json_t *)fields : json_object());
-    if (fields == NULL)
-        json_decref(json_object_get(blob, "fields")); /* json_pack "O" took a second reference */
+    json_t *blob = json_pack("{ss so}", "verifier", verifier, "fields",
+                             fields ? json_deep_copy(fields) : json_object());
     char *text = json_dumps(blob, JSON_COMPACT);
     json_decref(blob);
     char ctx[STORE_ID + 8];
