@@ -518,10 +518,15 @@ store_auth_config_list(struct store *s, const struct st_auth_config_query *q,
         qq.search = NULL;
 
     struct st_auth_config_page page = {0};
-    int more = 0;
-    int rc = s->ops->auth_config_list(s->be, &qq, &cur, clamp_limit(q->limit), &page, &more);
+    int limit = clamp_limit(q->limit);
+    int rc = s->ops->auth_config_list(s->be, &qq, &cur, limit, &page);
     if (rc != 0)
         return rc;
+    int more = page.n > (size_t)limit; /* the backend read one row past the page */
+    if (more) {
+        st_auth_config_clear(&page.items[limit]);
+        page.n = (size_t)limit;
+    }
     if (more && page.n > 0) {
         const struct st_auth_config *last = &page.items[page.n - 1];
         if (cursor_encode(last->created_at, last->id, page.next_cursor) != 0) {
@@ -662,10 +667,15 @@ store_account_list(struct store *s, const struct st_account_query *q, struct st_
         return STORE_NOTFOUND;
 
     struct st_account_page page = {0};
-    int more = 0;
-    int rc = s->ops->account_list(s->be, q, &cur, clamp_limit(q->limit), &page, &more);
+    int limit = clamp_limit(q->limit);
+    int rc = s->ops->account_list(s->be, q, &cur, limit, &page);
     if (rc != 0)
         return rc;
+    int more = page.n > (size_t)limit; /* the backend read one row past the page */
+    if (more) {
+        st_account_clear(&page.items[limit]);
+        page.n = (size_t)limit;
+    }
     if (more && page.n > 0) {
         const struct st_account *last = &page.items[page.n - 1];
         if (cursor_encode(last->created_at, last->id, page.next_cursor) != 0) {

@@ -69,11 +69,11 @@ struct store_ops {
                            struct st_auth_config *out);
     int (*auth_config_newest)(struct store_be *b, const char *project_id, const char *toolkit,
                               int managed, struct st_auth_config *out);
-    /* Fills items, n and total; *more is 1 when rows follow the last one. next_cursor is left to
-     * store.c. limit is already clamped. */
+    /* Fills items (up to limit + 1 of them: one more than the page tells store.c that rows
+     * follow), n and total. store.c trims the page and makes next_cursor. limit is clamped. */
     int (*auth_config_list)(struct store_be *b, const struct st_auth_config_query *q,
                             const struct store_cursor *cur, int limit,
-                            struct st_auth_config_page *out, int *more);
+                            struct st_auth_config_page *out);
     int (*auth_config_set_disabled)(struct store_be *b, const char *project_id, const char *id,
                                     int disabled);
     int (*auth_config_delete)(struct store_be *b, const char *project_id, const char *id);
@@ -96,8 +96,7 @@ struct store_ops {
     int (*account_get_any)(struct store_be *b, const char *id, struct st_account *out);
     /* As auth_config_list; the query's lists hold at most STORE_LIST_MAX entries each. */
     int (*account_list)(struct store_be *b, const struct st_account_query *q,
-                        const struct store_cursor *cur, int limit, struct st_account_page *out,
-                        int *more);
+                        const struct store_cursor *cur, int limit, struct st_account_page *out);
     int (*account_active_for_user)(struct store_be *b, const char *project_id, const char *user_id,
                                    struct st_account_page *out);
     /* from holds 1..STORE_FROM_MAX statuses. */

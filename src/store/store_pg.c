@@ -1355,8 +1355,7 @@ pg_auth_config_newest(struct store_be *b, const char *project_id, const char *to
 /* Count and page from one snapshot: a read-only repeatable-read transaction on one connection. */
 static int
 pg_auth_config_list(struct store_be *b, const struct st_auth_config_query *q,
-                    const struct store_cursor *cur, int limit, struct st_auth_config_page *out,
-                    int *more)
+                    const struct store_cursor *cur, int limit, struct st_auth_config_page *out)
 {
     struct args_buf ab;
     struct args *a = args_init(&ab);
@@ -1392,11 +1391,6 @@ pg_auth_config_list(struct store_be *b, const struct st_auth_config_query *q,
     release(b, pc);
     if (rc != 0)
         return rc;
-    *more = page.n > (size_t)limit;
-    if (*more) {
-        st_auth_config_clear(&page.items[limit]);
-        page.n = (size_t)limit;
-    }
     *out = page;
     return 0;
 }
@@ -1751,7 +1745,7 @@ account_list_run(struct store_be *b, const char *count_sql, const struct args *c
 
 static int
 pg_account_list(struct store_be *b, const struct st_account_query *q,
-                const struct store_cursor *cur, int limit, struct st_account_page *out, int *more)
+                const struct store_cursor *cur, int limit, struct st_account_page *out)
 {
     /* project, four lists, the cursor pair and the limit */
     int cap = 1 + 4 * STORE_LIST_MAX + 3;
@@ -1783,11 +1777,6 @@ pg_account_list(struct store_be *b, const struct st_account_query *q,
     free(a.num);
     if (rc != 0)
         return rc;
-    *more = page.n > (size_t)limit;
-    if (*more) {
-        st_account_clear(&page.items[limit]);
-        page.n = (size_t)limit;
-    }
     *out = page;
     return 0;
 }

@@ -1467,8 +1467,7 @@ sq_auth_config_newest(struct store_be *b, const char *project_id, const char *to
 
 static int
 sq_auth_config_list(struct store_be *b, const struct st_auth_config_query *q,
-                    const struct store_cursor *cur, int limit, struct st_auth_config_page *out,
-                    int *more)
+                    const struct store_cursor *cur, int limit, struct st_auth_config_page *out)
 {
     struct val v[] = {V_TEXT(q->project_id),
                       V_TEXT(q->toolkit),
@@ -1491,11 +1490,6 @@ sq_auth_config_list(struct store_be *b, const struct st_auth_config_query *q,
     page.items = arr;
     if (rc != 0)
         return rc;
-    *more = page.n > (size_t)limit;
-    if (*more) {
-        st_auth_config_clear(&page.items[limit]);
-        page.n = (size_t)limit;
-    }
     *out = page;
     return 0;
 }
@@ -2065,7 +2059,7 @@ account_page(struct store_be *b, struct where *w, const struct store_cursor *cur
 
 static int
 sq_account_list(struct store_be *b, const struct st_account_query *q,
-                const struct store_cursor *cur, int limit, struct st_account_page *out, int *more)
+                const struct store_cursor *cur, int limit, struct st_account_page *out)
 {
     struct where w = {.nv = 0};
     struct st_account_page page = {0};
@@ -2087,11 +2081,6 @@ sq_account_list(struct store_be *b, const struct st_account_query *q,
     free(w.v);
     if (rc != 0)
         return rc;
-    *more = page.n > (size_t)limit;
-    if (*more) {
-        st_account_clear(&page.items[limit]);
-        page.n = (size_t)limit;
-    }
     *out = page;
     return 0;
 }
